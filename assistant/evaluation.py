@@ -1,0 +1,912 @@
+"""Measuring the assistant: retrieval and answers on the gold questions, and retrieval on a BEIR benchmark.
+
+Everything here returns data (dataclasses and Markdown strings); the `assistant eval` command prints
+and saves it. The numbers and how they were used to pick defaults are in eval/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from assistant.chunking import count_tokens, encoder
+from assistant.config import Settings
+from assistant.errors import AssistantError
+
+RECALL_KS = (1, 3, 5, 10)
+TOKEN_BUDGETS = (500, 1000, 2000)
+WRONG_COUNCIL_K = 5
+MIN_WORD_SHARE = 0.8  # share of a quote's words a passage must hold when the quote is not a plain substring
+MODES = ("hybrid", "dense", "lexical")
+TUNABLE = {"rrf_k": int, "candidates": int, "dense_weight": float, "lexical_weight": float, "top_k": int}
+WORD = re.compile(r"[0-9a-z£%]+(?:[.,'][0-9a-z]+)*")
+TRANSLATE = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
+                           "–": "-", "—": "-", "‑": "-", "‒": "-", "−": "-", "\u00a0": " "})
+
+Progress = Callable[[int], None]  # told how many steps just finished
+
+
+# --- gold questions ------------------------------------------------------------------------
+
+
+@dataclass
+class GoldQuestion:
+    """One line of a questions file (format: eval/README.md)."""
+
+    id: str
+    question: str
+    evidence: list[str]
+    docs: list[str]
+    councils: list[str]
+    answer: str = ""
+    kind: str = "fact"
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.evidence)
+
+
+def load_questions(path: Path) -> list[GoldQuestion]:
+    """Questions from a JSONL file; a malformed line raises AssistantError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssistantError(f"Questions file {path} not found: give one with --questions (format: eval/README.md).")
+    questions: list[GoldQuestion] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(parse_question(json.loads(line)))
+        except (json.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
+            raise AssistantError(
+                f"{path} line {n}: {exc}; fix that line (one JSON object per line, format in eval/README.md)."
+            ) from None
+    if not questions:
+        raise AssistantError(f"{path} holds no questions: add one JSON object per line (format: eval/README.md).")
+    return questions
+
+
+def parse_question(row: object) -> GoldQuestion:
+    if not isinstance(row, dict):
+        raise ValueError("not a JSON object")
+    for key in ("id", "question"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise ValueError(f"{key!r} must be a non-empty string")
+    docs = row.get("doc", [])
+    docs = [docs] if isinstance(docs, str) else docs
+    lists = {"evidence": row.get("evidence", []), "doc": docs, "councils": row.get("councils", []),
+             "history": row.get("history", [])}
+    for key, value in lists.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{key!r} must be a list of strings")
+    return GoldQuestion(row["id"], row["question"], lists["evidence"], docs, lists["councils"],
+                        str(row.get("answer", "")), str(row.get("kind", "fact")), lists["history"])
+
+
+# --- matching evidence quotes to passages --------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """Case-folded, curly quotes and dashes made plain, whitespace collapsed."""
+    return re.sub(r"\s+", " ", text.translate(TRANSLATE)).strip().casefold()
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(normalise(text))
+
+
+@dataclass(frozen=True)
+class MatchText:
+    """A passage prepared for quote matching."""
+
+    text: str
+    vocabulary: frozenset[str]
+
+
+@lru_cache(maxsize=20_000)
+def match_text(text: str) -> MatchText:
+    flat = normalise(text)
+    return MatchText(flat, frozenset(WORD.findall(flat)))
+
+
+def quote_in(quote: str, text: str, min_share: float = MIN_WORD_SHARE) -> bool:
+    """Whether a passage holds an evidence quote: verbatim (after normalising), or at least `min_share`
+    of the quote's words in any order, since a quote can run across a chunk boundary."""
+    passage = match_text(text)
+    needle = normalise(quote)
+    if needle and needle in passage.text:
+        return True
+    quote_words = WORD.findall(needle)
+    return bool(quote_words) and sum(w in passage.vocabulary for w in quote_words) >= min_share * len(quote_words)
+
+
+def holds_evidence(text: str, quotes: Iterable[str]) -> bool:
+    return any(quote_in(q, text) for q in quotes)
+
+
+# --- ranking metrics -----------------------------------------------------------------------
+
+
+def evidence_recall(quotes: list[str], texts: list[str]) -> float:
+    """Share of the quotes found in at least one of the texts."""
+    if not quotes:
+        return 0.0
+    return sum(any(quote_in(q, t) for t in texts) for q in quotes) / len(quotes)
+
+
+def reciprocal_rank(relevance: list[bool]) -> float:
+    return next((1.0 / (i + 1) for i, r in enumerate(relevance) if r), 0.0)
+
+
+def ndcg(relevance: list[bool], k: int, n_relevant: int) -> float:
+    """Binary nDCG@k; `n_relevant` is how many relevant items exist in the whole collection."""
+    dcg = sum(1.0 / math.log2(i + 2) for i, r in enumerate(relevance[:k]) if r)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, n_relevant)))
+    return dcg / ideal if ideal else 0.0
+
+
+def within_budget(texts: list[str], budget: int) -> list[str]:
+    """The texts in rank order up to `budget` tokens in all, the last one cut to fit."""
+    kept, used = [], 0
+    for text in texts:
+        if used >= budget:
+            break
+        tokens = count_tokens(text)
+        if used + tokens > budget:
+            text = encoder().decode(encoder().encode(text, disallowed_special=())[:budget - used])
+            tokens = budget - used
+        kept.append(text)
+        used += tokens
+    return kept
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+# --- retrieval on the gold set -------------------------------------------------------------
+
+
+@dataclass
+class RetrievalConfig:
+    """A way to retrieve: a mode plus Settings overrides, written like 'hybrid' or 'hybrid:rrf_k=20'."""
+
+    mode: str
+    overrides: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return ":".join([self.mode, *(f"{k}={v:g}" for k, v in self.overrides.items())])
+
+
+def parse_config(spec: str) -> RetrievalConfig:
+    mode, *parts = spec.strip().split(":")
+    if mode not in MODES:
+        raise AssistantError(f"Unknown retrieval config {spec!r}: start it with one of {', '.join(MODES)}.")
+    overrides: dict[str, float] = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key not in TUNABLE:
+            raise AssistantError(f"In config {spec!r}, {key!r} can't be set: use one of {', '.join(TUNABLE)}.")
+        try:
+            overrides[key] = TUNABLE[key](value)
+        except ValueError:
+            raise AssistantError(f"In config {spec!r}, {key}={value!r} is not a number.") from None
+    return RetrievalConfig(mode, overrides)
+
+
+@dataclass
+class QuestionResult:
+    """How retrieval did on one question."""
+
+    id: str
+    kind: str
+    docs: list[str]
+    answerable: bool
+    recall: dict[int, float]  # k -> share of quotes in the top k
+    budget_recall: dict[int, float]  # tokens -> share of quotes within that much retrieved text
+    rr: float
+    ndcg: float
+    wrong_council: tuple[int, int] | None  # (wrong, looked at) in the top WRONG_COUNCIL_K
+    max_cosine: float  # best dense cosine among the top_k passages: what the refusal check sees
+    top: list[str]  # chunk ids, best first
+    seconds: dict[str, float]
+
+
+def question_scopes(retriever, question: GoldQuestion):
+    """The question's Scope, with the history read first, oldest question first, as a chat would."""
+    history = []
+    for earlier in question.history:
+        history.append(retriever.analyse(earlier, history))
+    return retriever.analyse(question.question, history)
+
+
+def evaluate_question(retriever, question: GoldQuestion, mode: str, relevant_total: int) -> QuestionResult:
+    settings = retriever.settings
+    k = max(max(RECALL_KS), settings.candidates)  # a prefix of the same ranking (the pool stays `candidates`)
+    t0 = time.perf_counter()
+    scope = question_scopes(retriever, question)
+    t1 = time.perf_counter()
+    if mode in ("hybrid", "dense"):
+        retriever.embedder.encode_query(scope.query)  # timed alone; search() embeds again
+    t2 = time.perf_counter()
+    passages = retriever.search_scope(scope, k=k, mode=mode)
+    t3 = time.perf_counter()
+    texts = [p.chunk.text for p in passages]
+    quotes = question.evidence
+    relevance = [holds_evidence(t, quotes) for t in texts[:max(RECALL_KS)]]
+    wrong = None
+    if question.councils:
+        top = passages[:WRONG_COUNCIL_K]
+        wrong = (sum(p.chunk.council not in question.councils for p in top), len(top))
+    cosines = [p.dense for p in passages[:settings.top_k] if p.dense is not None]  # none in lexical mode
+    return QuestionResult(
+        id=question.id, kind=question.kind, docs=question.docs, answerable=question.answerable,
+        recall={n: evidence_recall(quotes, texts[:n]) for n in RECALL_KS},
+        budget_recall={b: evidence_recall(quotes, within_budget(texts, b)) for b in TOKEN_BUDGETS},
+        rr=reciprocal_rank(relevance), ndcg=ndcg(relevance, 10, relevant_total),
+        wrong_council=wrong, max_cosine=max(cosines, default=0.0), top=[p.chunk.chunk_id for p in passages[:10]],
+        seconds={"analyse": t1 - t0, "embed": t2 - t1, "search": t3 - t2},
+    )
+
+
+@dataclass
+class Summary:
+    """Averages over a set of question results (answerable questions only, except `count_unanswerable`)."""
+
+    questions: int
+    recall: dict[int, float]
+    budget_recall: dict[int, float]
+    mrr: float
+    ndcg: float
+    wrong_council: float | None  # share of top-5 passages from a council the question did not ask about
+    latency_ms: dict[str, tuple[float, float]]  # stage -> (p50, p95)
+
+
+def summarise(results: list[QuestionResult]) -> Summary:
+    scored = [r for r in results if r.answerable]
+    n = len(scored) or 1
+    wrong = [r.wrong_council for r in results if r.wrong_council]
+    looked = sum(w[1] for w in wrong)
+    stages = results[0].seconds if results else {}
+    return Summary(
+        questions=len(scored),
+        recall={k: sum(r.recall[k] for r in scored) / n for k in RECALL_KS},
+        budget_recall={b: sum(r.budget_recall[b] for r in scored) / n for b in TOKEN_BUDGETS},
+        mrr=sum(r.rr for r in scored) / n,
+        ndcg=sum(r.ndcg for r in scored) / n,
+        wrong_council=sum(w[0] for w in wrong) / looked if looked else None,
+        latency_ms={s: (percentile([1000 * r.seconds[s] for r in results], 50),
+                        percentile([1000 * r.seconds[s] for r in results], 95)) for s in stages},
+    )
+
+
+@dataclass
+class ConfigReport:
+    """One retrieval configuration run over the questions."""
+
+    config: str
+    chunk_tokens: int
+    chunk_overlap: int
+    chunks: int
+    unmatched_quotes: int  # gold quotes no single chunk of this index holds (a ceiling on recall)
+    overall: Summary
+    halves: dict[str, Summary]  # "odd" / "even" question ids: tune on one, check on the other
+    per_kind: dict[str, Summary]
+    per_doc: dict[str, Summary]
+    results: list[QuestionResult]
+
+    @property
+    def name(self) -> str:
+        return f"{self.config} @{self.chunk_tokens}/{self.chunk_overlap}"
+
+
+def id_half(question_id: str) -> str:
+    digits = re.sub(r"\D", "", question_id)
+    return "odd" if digits and int(digits) % 2 else "even"
+
+
+def report_for(config: str, settings: Settings, index, questions: list[GoldQuestion],
+               results: list[QuestionResult]) -> ConfigReport:
+    chunk_texts = [c.text for c in index.chunks]
+    quotes = {q for question in questions for q in question.evidence}
+    unmatched = sum(not any(quote_in(q, t) for t in chunk_texts) for q in quotes)
+    kinds = sorted({r.kind for r in results})
+    docs = sorted({d for r in results for d in r.docs})
+    return ConfigReport(
+        config=config, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
+        chunks=len(index.chunks), unmatched_quotes=unmatched, overall=summarise(results),
+        halves={h: summarise([r for r in results if id_half(r.id) == h]) for h in ("odd", "even")},
+        per_kind={k: summarise([r for r in results if r.kind == k]) for k in kinds},
+        per_doc={d: summarise([r for r in results if d in r.docs]) for d in docs},
+        results=results,
+    )
+
+
+def relevant_counts(index, questions: list[GoldQuestion]) -> dict[str, int]:
+    """For each question, how many chunks of the index hold evidence (the ideal ranking for nDCG)."""
+    texts = [c.text for c in index.chunks]
+    return {q.id: sum(holds_evidence(t, q.evidence) for t in texts) for q in questions}
+
+
+def evaluation_index(settings: Settings, chunk_tokens: int, chunk_overlap: int,
+                     progress: Callable[[str, int, int], None] | None = None):
+    """An index of the corpus chunked as asked: the settings' own index when it matches and is up to date,
+    else one built in a scratch home (under the cache folder) from a copy of the corpus."""
+    from assistant.store import build_index, index_status, load_index, read_manifest
+
+    manifest = read_manifest(settings.index_dir) or {}
+    wanted = settings.replace(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    if (manifest.get("chunk_tokens"), manifest.get("chunk_overlap")) == (chunk_tokens, chunk_overlap) \
+            and manifest.get("embedding_model") == settings.embedding_model and not index_status(settings).stale:
+        return wanted, load_index(wanted)
+    home = settings.cache_dir / "eval-homes" / corpus_key(settings.corpus_dir) / f"{chunk_tokens}-{chunk_overlap}"
+    corpus = home / "corpus"
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    shutil.copytree(settings.corpus_dir, corpus)
+    scratch = wanted.replace(home=home, corpus_dir=corpus, index_dir=home / "index")
+    report = build_index(scratch, progress)
+    if report.failed:
+        raise AssistantError(f"Building the {chunk_tokens}-token evaluation index failed for "
+                             f"{', '.join(name for name, _ in report.failed)}: run `assistant index` to see why.")
+    return scratch, load_index(scratch)
+
+
+def corpus_key(corpus_dir: Path) -> str:
+    return hashlib.sha256(str(Path(corpus_dir).resolve()).encode()).hexdigest()[:12]
+
+
+def compare_retrieval(settings: Settings, questions: list[GoldQuestion], configs: list[RetrievalConfig],
+                      chunk_sizes: list[tuple[int, int]], progress: Progress | None = None,
+                      build_progress: Callable[[str, int, int], None] | None = None) -> list[ConfigReport]:
+    """Every config on every chunking, in one run; the first config at the first chunking is the baseline."""
+    from assistant.retrieval import Retriever
+
+    progress = progress or (lambda n: None)
+    reports = []
+    for tokens, overlap in chunk_sizes:
+        index_settings, index = evaluation_index(settings, tokens, overlap, build_progress)
+        relevant = relevant_counts(index, questions)
+        for config in configs:
+            retriever = Retriever(index, index_settings.replace(**config.overrides))
+            results = []
+            for question in questions:
+                results.append(evaluate_question(retriever, question, config.mode, relevant[question.id]))
+                progress(1)
+            reports.append(report_for(config.name, retriever.settings, index, questions, results))
+    return reports
+
+
+# --- choosing the refusal threshold -------------------------------------------------------
+
+
+@dataclass
+class ThresholdPoint:
+    threshold: float
+    refused_unanswerable: float  # share of unanswerable questions refused (want high)
+    refused_answerable: float  # share of answerable questions refused (want low)
+
+
+@dataclass
+class ThresholdAnalysis:
+    answerable: list[float]
+    unanswerable: list[float]
+    curve: list[ThresholdPoint]
+    chosen: ThresholdPoint | None  # refuses >= 90% unanswerable with <= 5% false refusals, if any does
+    best: ThresholdPoint  # otherwise: the most unanswerable refused at <= 5% false refusals
+
+
+def refusal_thresholds(results: list[QuestionResult], target_refused: float = 0.9,
+                       max_false: float = 0.05) -> ThresholdAnalysis:
+    """Sweep the max-cosine refusal threshold over the questions' top passages."""
+    good = sorted(r.max_cosine for r in results if r.answerable)
+    bad = sorted(r.max_cosine for r in results if not r.answerable)
+    curve = []
+    for threshold in np.round(np.arange(0.0, 1.0001, 0.01), 2):
+        curve.append(ThresholdPoint(float(threshold), share_below(bad, threshold), share_below(good, threshold)))
+    allowed = [p for p in curve if p.refused_answerable <= max_false]
+    best = max(allowed, key=lambda p: (p.refused_unanswerable, -p.threshold))
+    chosen = next((p for p in allowed if p.refused_unanswerable >= target_refused), None)
+    if chosen:  # the middle of the range that meets both targets, for a margin on either side
+        meeting = [p for p in allowed if p.refused_unanswerable >= target_refused]
+        chosen = meeting[len(meeting) // 2]
+    return ThresholdAnalysis(good, bad, curve, chosen, best)
+
+
+def share_below(values: list[float], threshold: float) -> float:
+    return sum(v < threshold for v in values) / len(values) if values else 0.0
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+@dataclass
+class AnswerResult:
+    id: str
+    kind: str
+    answerable: bool
+    answer_kind: str
+    declined: bool  # refused, or asked which council
+    citations: int
+    precise_citations: int  # cited passage holds an evidence quote
+    right_doc_citations: int  # cited passage is from a gold document
+    quotes_cited: float  # share of evidence quotes some cited passage holds
+    sentences: int
+    removed: int  # model sentences dropped as unsupported
+    first_token: float
+    total: float
+    text: str
+
+
+def answer_subset(questions: list[GoldQuestion], limit: int | None) -> list[GoldQuestion]:
+    """All unanswerable questions, then the others taken in turn from each kind, up to `limit`."""
+    if not limit or limit >= len(questions):
+        return questions
+    chosen = [q for q in questions if not q.answerable][:limit]
+    by_kind: dict[str, list[GoldQuestion]] = {}
+    for q in questions:
+        if q.answerable:
+            by_kind.setdefault(q.kind, []).append(q)
+    while len(chosen) < limit and any(by_kind.values()):
+        for kind in sorted(by_kind):
+            if by_kind[kind] and len(chosen) < limit:
+                chosen.append(by_kind[kind].pop(0))
+    order = {q.id: i for i, q in enumerate(questions)}
+    return sorted(chosen, key=lambda q: order[q.id])
+
+
+def evaluate_answer(assistant, question: GoldQuestion) -> AnswerResult:
+    history = []
+    for earlier in question.history:
+        history.append(assistant.retriever.analyse(earlier, history))
+    answer = assistant.ask(question.question, history)
+    cited = [] if answer.refused else answer.citations
+    quotes = question.evidence
+    timings = answer.timings
+    return AnswerResult(
+        id=question.id, kind=question.kind, answerable=question.answerable, answer_kind=answer.kind,
+        declined=answer.refused or answer.kind == "clarify", citations=len(cited),
+        precise_citations=sum(holds_evidence(c.text, quotes) for c in cited),
+        right_doc_citations=sum(c.doc_id in question.docs for c in cited),
+        quotes_cited=evidence_recall(quotes, [c.text for c in cited]) if quotes else 0.0,
+        sentences=len(answer.sentences), removed=len(answer.removed),
+        first_token=timings.get("first_token", 0.0),
+        total=timings.get("total", 0.0) - timings.get("model_load", 0.0),
+        text=answer.text,
+    )
+
+
+@dataclass
+class AnswerSummary:
+    questions: int
+    unanswerable: int
+    refused_unanswerable: float
+    answerable: int  # answerable and not ambiguous
+    false_refusals: float
+    ambiguous: int
+    clarified_ambiguous: float
+    citation_precision: float
+    citation_right_doc: float
+    citation_recall: float
+    removed_sentence_rate: float  # share of the model's sentences no passage supported
+    first_token_s: tuple[float, float]
+    total_s: tuple[float, float]
+
+
+def summarise_answers(results: list[AnswerResult]) -> AnswerSummary:
+    def share(part: int | float, whole: int) -> float:
+        return part / whole if whole else 0.0
+
+    unanswerable = [r for r in results if not r.answerable]
+    ambiguous = [r for r in results if r.answerable and r.kind == "ambiguous"]
+    answerable = [r for r in results if r.answerable and r.kind != "ambiguous"]
+    answered = [r for r in answerable if not r.declined]
+    citations = sum(r.citations for r in answered)
+    sentences = sum(r.sentences + r.removed for r in results)
+    generated = [r for r in results if r.first_token > 0]
+    return AnswerSummary(
+        questions=len(results),
+        unanswerable=len(unanswerable),
+        refused_unanswerable=share(sum(r.declined for r in unanswerable), len(unanswerable)),
+        answerable=len(answerable),
+        false_refusals=share(sum(r.declined for r in answerable), len(answerable)),
+        ambiguous=len(ambiguous),
+        clarified_ambiguous=share(sum(r.answer_kind == "clarify" for r in ambiguous), len(ambiguous)),
+        citation_precision=share(sum(r.precise_citations for r in answered), citations),
+        citation_right_doc=share(sum(r.right_doc_citations for r in answered), citations),
+        citation_recall=share(sum(r.quotes_cited for r in answered), len(answered)),
+        removed_sentence_rate=share(sum(r.removed for r in results), sentences),
+        first_token_s=(percentile([r.first_token for r in generated], 50),
+                       percentile([r.first_token for r in generated], 95)),
+        total_s=(percentile([r.total for r in results], 50), percentile([r.total for r in results], 95)),
+    )
+
+
+def evaluate_answers(settings: Settings, questions: list[GoldQuestion],
+                     progress: Progress | None = None) -> list[AnswerResult]:
+    from assistant.answer import Assistant
+
+    assistant = Assistant(settings)
+    results = []
+    for question in questions:
+        results.append(evaluate_answer(assistant, question))
+        (progress or (lambda n: None))(1)
+    return results
+
+
+# --- BEIR benchmark ------------------------------------------------------------------------
+
+
+PUBLISHED_SCIFACT = {
+    "BM25, Anserini title+text (k1=0.9 b=0.4)": (0.679, 0.925),
+    "BM25, BEIR paper (multifield)": (0.665, 0.908),
+    "BM25 + cross-encoder (BEIR paper)": (0.688, 0.908),
+    "all-MiniLM-L6-v2 (MTEB)": (0.645, 0.925),
+    "bge-small-en-v1.5 (MTEB)": (0.713, 0.945),
+}
+
+
+@dataclass
+class BeirData:
+    ids: list[str]
+    texts: list[str]  # title and text as one field
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, dict[str, int]]]  # split -> query id -> doc id -> relevance
+
+
+def load_beir(folder: Path) -> BeirData:
+    folder = Path(folder)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels"):
+        if not (folder / name).exists():
+            raise AssistantError(f"{folder} is not a BEIR dataset folder (no {name}): give the folder holding "
+                                 "corpus.jsonl, queries.jsonl and qrels/.")
+    ids, texts = [], []
+    for line in open(folder / "corpus.jsonl", encoding="utf-8"):
+        row = json.loads(line)
+        ids.append(str(row["_id"]))
+        texts.append(f"{row.get('title', '')} {row.get('text', '')}".strip())
+    queries = {str(r["_id"]): r["text"] for r in map(json.loads, open(folder / "queries.jsonl", encoding="utf-8"))}
+    qrels: dict[str, dict[str, dict[str, int]]] = {}
+    for path in sorted((folder / "qrels").glob("*.tsv")):
+        split = qrels.setdefault(path.stem, {})
+        for n, line in enumerate(open(path, encoding="utf-8")):
+            parts = line.rstrip("\n").split("\t")
+            if n == 0 and not parts[-1].lstrip("-").isdigit():
+                continue  # header
+            split.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return BeirData(ids, texts, queries, qrels)
+
+
+def beir_ndcg(ranked: list[str], qrels: dict[str, int], k: int = 10) -> float:
+    gains = [qrels.get(doc, 0) for doc in ranked[:k]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(qrels.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def beir_recall(ranked: list[str], qrels: dict[str, int], k: int = 100) -> float:
+    relevant = {d for d, g in qrels.items() if g > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def beir_scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tuple[float, float]:
+    """Mean nDCG@10 and Recall@100 over the judged queries."""
+    ids = list(qrels)
+    return (float(np.mean([beir_ndcg(rankings.get(q, []), qrels[q]) for q in ids])),
+            float(np.mean([beir_recall(rankings.get(q, []), qrels[q]) for q in ids])))
+
+
+def bm25_rankings(data: BeirData, query_ids: list[str], tokenizer: Callable[[str], list[str]],
+                  k1: float = 0.9, b: float = 0.4, depth: int = 1000) -> dict[str, list[str]]:
+    import bm25s
+
+    model = bm25s.BM25(k1=k1, b=b)
+    model.index([tokenizer(t) or ["empty"] for t in data.texts], show_progress=False)
+    rankings = {}
+    for q in query_ids:
+        scores = model.get_scores(tokenizer(data.queries[q]))
+        top = np.argsort(-scores, kind="stable")[:depth]
+        rankings[q] = [data.ids[i] for i in top if scores[i] > 0]
+    return rankings
+
+
+def lucene_tokenize(text: str) -> list[str]:
+    """An approximation of Lucene's EnglishAnalyzer (what Anserini uses): word tokens, possessives
+    dropped, Lucene's 33 stopwords, Porter stemming."""
+    tokens = [re.sub(r"['’]s$", "", t) for t in re.findall(r"\w+(?:['’.]\w+)*", text.lower())]
+    return _porter().stemWords([t for t in tokens if t not in LUCENE_STOPWORDS])
+
+
+LUCENE_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _porter():
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
+
+
+def cached_vectors(settings: Settings, texts: list[str], label: str,
+                   progress: Progress | None = None) -> np.ndarray:
+    """Embeddings of texts, cached under cache_dir/beir/ by model fingerprint and text content."""
+    from assistant.embedding import get_embedder
+
+    embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
+    digest = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:16]
+    path = settings.cache_dir / "beir" / f"{label}-{embedder.fingerprint}-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embedder.encode(texts, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors
+
+
+def dense_rankings(data: BeirData, query_ids: list[str], doc_vectors: np.ndarray, query_vectors: np.ndarray,
+                   depth: int = 1000) -> dict[str, list[str]]:
+    scores = query_vectors @ doc_vectors.T
+    rankings = {}
+    for row, q in enumerate(query_ids):
+        top = np.argsort(-scores[row], kind="stable")[:depth]
+        rankings[q] = [data.ids[i] for i in top]
+    return rankings
+
+
+def rrf(rankings: list[dict[str, list[str]]], weights: list[float], rrf_k: float,
+        depth: int = 100) -> dict[str, list[str]]:
+    """Weighted reciprocal rank fusion of several rankings per query (each cut to `depth`)."""
+    fused = {}
+    for q in rankings[0]:
+        scores: dict[str, float] = {}
+        for ranking, weight in zip(rankings, weights):
+            for rank, doc in enumerate(ranking.get(q, [])[:depth]):
+                scores[doc] = scores.get(doc, 0.0) + weight / (rrf_k + rank + 1)
+        fused[q] = sorted(scores, key=lambda d: -scores[d])
+    return fused
+
+
+@dataclass
+class BeirRow:
+    system: str
+    ndcg10: float
+    recall100: float
+    note: str = ""
+
+
+@dataclass
+class BeirReport:
+    rows: list[BeirRow]
+    fusion: dict[str, float]  # rrf_k, dense_weight, lexical_weight, depth tuned on train
+    tuning: list[dict]  # the train-split grid
+
+
+def run_beir(folder: Path, settings: Settings, progress: Progress | None = None) -> BeirReport:
+    """BM25, dense and fused retrieval on a BEIR dataset; fusion tuned on train, everything scored on test."""
+    from assistant.retrieval import tokenize
+
+    data = load_beir(folder)
+    if "test" not in data.qrels:
+        raise AssistantError(f"{folder}/qrels has no test.tsv: the benchmark is reported on the test split.")
+    test = list(data.qrels["test"])
+    train = list(data.qrels.get("train", {}))
+    judged = test + train
+    rows: list[BeirRow] = []
+
+    lexical = {}
+    for name, tokenizer in (("ours", tokenize), ("lucene-like", lucene_tokenize)):
+        lexical[name] = bm25_rankings(data, judged, tokenizer)
+        rows.append(BeirRow(f"BM25 k1=0.9 b=0.4, {name} tokenizer", *beir_scores(lexical[name], data.qrels["test"]),
+                            "title+text, bm25s"))
+    rows.append(BeirRow("BM25 k1=1.2 b=0.75, ours (the app's BM25)",
+                        *beir_scores(bm25_rankings(data, test, tokenize, 1.2, 0.75), data.qrels["test"])))
+
+    doc_vectors = cached_vectors(settings, data.texts, "corpus", progress)
+    query_vectors = cached_vectors(settings, [data.queries[q] for q in judged], "queries")
+    dense = dense_rankings(data, judged, doc_vectors, query_vectors)
+    rows.append(BeirRow(f"dense {Path(settings.embedding_model).name}", *beir_scores(dense, data.qrels["test"])))
+
+    best_lexical = lexical["ours"]
+    default = rrf([dense, best_lexical], [1.0, 1.0], 60)
+    rows.append(BeirRow("hybrid RRF k=60, weights 1:1 (app defaults)", *beir_scores(default, data.qrels["test"])))
+    tuning = []
+    if train:
+        train_qrels = data.qrels["train"]
+        for rrf_k in (5, 10, 20, 40, 60, 100):
+            for dense_weight in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+                fused = rrf([{q: dense[q] for q in train}, {q: best_lexical[q] for q in train}],
+                            [dense_weight, 1.0], rrf_k)
+                tuning.append({"rrf_k": rrf_k, "dense_weight": dense_weight, "lexical_weight": 1.0,
+                               "train_ndcg10": beir_scores(fused, train_qrels)[0]})
+        best = max(tuning, key=lambda t: t["train_ndcg10"])
+    else:
+        best = {"rrf_k": 60, "dense_weight": 1.0, "lexical_weight": 1.0, "train_ndcg10": float("nan")}
+    tuned = rrf([dense, best_lexical], [best["dense_weight"], best["lexical_weight"]], best["rrf_k"])
+    rows.append(BeirRow(f"hybrid RRF k={best['rrf_k']}, dense weight {best['dense_weight']:g} (tuned on train)",
+                        *beir_scores(tuned, data.qrels["test"]), f"train nDCG@10 {best['train_ndcg10']:.3f}"))
+    return BeirReport(rows, best, tuning)
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def comparison_table(reports: list[ConfigReport]) -> str:
+    head = (["config", "chunks", "R@1", "R@3", "R@5", "R@10", "MRR", "nDCG@10"]
+            + [f"R@{b}tok" for b in TOKEN_BUDGETS] + ["wrong council", "search p50/p95 ms", "quotes in no chunk"])
+    lines = [row(head), row(["---"] * len(head))]
+    for r in reports:
+        s = r.overall
+        search = s.latency_ms.get("search", (0, 0))
+        lines.append(row([r.name, str(r.chunks), *(fmt(s.recall[k]) for k in RECALL_KS), fmt(s.mrr), fmt(s.ndcg),
+                          *(fmt(s.budget_recall[b]) for b in TOKEN_BUDGETS), pct(s.wrong_council),
+                          f"{search[0]:.0f} / {search[1]:.0f}", str(r.unmatched_quotes)]))
+    return "\n".join(lines)
+
+
+def halves_table(reports: list[ConfigReport]) -> str:
+    head = ["config", "R@5 odd (tune)", "R@5 even (held out)", "MRR odd", "MRR even", "wrong council odd",
+            "wrong council even"]
+    lines = [row(head), row(["---"] * len(head))]
+    for r in reports:
+        odd, even = r.halves["odd"], r.halves["even"]
+        lines.append(row([r.name, fmt(odd.recall[5]), fmt(even.recall[5]), fmt(odd.mrr), fmt(even.mrr),
+                          pct(odd.wrong_council), pct(even.wrong_council)]))
+    return "\n".join(lines)
+
+
+def breakdown_table(groups: dict[str, Summary], label: str) -> str:
+    head = [label, "questions", "R@1", "R@5", "R@10", "MRR", "nDCG@10", "R@1000tok", "wrong council"]
+    lines = [row(head), row(["---"] * len(head))]
+    for name, s in groups.items():
+        if s.questions:
+            lines.append(row([name, str(s.questions), fmt(s.recall[1]), fmt(s.recall[5]), fmt(s.recall[10]),
+                              fmt(s.mrr), fmt(s.ndcg), fmt(s.budget_recall[1000]), pct(s.wrong_council)]))
+    return "\n".join(lines)
+
+
+def misses_table(report: ConfigReport, questions: list[GoldQuestion]) -> str:
+    """Questions whose evidence is not all in the top 5: where to look next."""
+    by_id = {q.id: q for q in questions}
+    lines = [row(["id", "kind", "R@5", "RR", "question"]), row(["---"] * 5)]
+    for r in report.results:
+        if r.answerable and (r.recall[5] < 1 or r.rr < 0.5):
+            lines.append(row([r.id, r.kind, fmt(r.recall[5], 2), fmt(r.rr, 2), by_id[r.id].question]))
+    return "\n".join(lines)
+
+
+def threshold_table(analysis: ThresholdAnalysis) -> str:
+    lines = [row(["threshold", "unanswerable refused", "answerable refused"]), row(["---"] * 3)]
+    shown = {round(x, 2) for x in np.arange(0.2, 0.71, 0.05)}
+    for p in analysis.curve:
+        marked = p is analysis.chosen or p is analysis.best
+        if round(p.threshold, 2) in shown or marked:
+            label = f"**{p.threshold:.2f}**" if marked else f"{p.threshold:.2f}"
+            lines.append(row([label, pct(p.refused_unanswerable), pct(p.refused_answerable)]))
+    return "\n".join(lines)
+
+
+def answers_table(summary: AnswerSummary) -> str:
+    s = summary
+    items = [
+        ("questions run", str(s.questions)),
+        ("unanswerable refused (or clarified)", f"{pct(s.refused_unanswerable)} of {s.unanswerable}"),
+        ("answerable falsely refused", f"{pct(s.false_refusals)} of {s.answerable}"),
+        ("ambiguous: asked which council", f"{pct(s.clarified_ambiguous)} of {s.ambiguous}"),
+        ("citation precision (cited passage holds evidence)", pct(s.citation_precision)),
+        ("citation precision, lax (cited passage from the right document)", pct(s.citation_right_doc)),
+        ("citation recall (evidence quotes covered by citations)", pct(s.citation_recall)),
+        ("model sentences removed as unsupported", pct(s.removed_sentence_rate)),
+        ("first token p50 / p95 (s)", f"{s.first_token_s[0]:.1f} / {s.first_token_s[1]:.1f}"),
+        ("total p50 / p95 (s)", f"{s.total_s[0]:.1f} / {s.total_s[1]:.1f}"),
+    ]
+    return "\n".join([row(["metric", "value"]), row(["---", "---"]), *(row(list(i)) for i in items)])
+
+
+def beir_table(report: BeirReport) -> str:
+    lines = [row(["system", "nDCG@10", "Recall@100", "note"]), row(["---"] * 4)]
+    for r in report.rows:
+        lines.append(row([r.system, fmt(r.ndcg10), fmt(r.recall100), r.note]))
+    for name, (n, rec) in PUBLISHED_SCIFACT.items():
+        lines.append(row([f"published: {name}", fmt(n), fmt(rec), "README"]))
+    return "\n".join(lines)
+
+
+def retrieval_markdown(reports: list[ConfigReport], questions: list[GoldQuestion],
+                       analysis: ThresholdAnalysis | None) -> str:
+    base = reports[0]
+    parts = [
+        f"## Retrieval on {len(questions)} questions ({base.overall.questions} answerable)\n",
+        comparison_table(reports),
+        "\nR@k: share of evidence quotes in the top k passages; R@Ntok: within the first N tokens of retrieved "
+        "text; wrong council: share of top-5 passages from a council the question did not name.\n",
+        "### Tuning half (odd ids) and held-out half (even ids)\n",
+        halves_table(reports),
+        f"\n### Per kind ({base.name})\n",
+        breakdown_table(base.per_kind, "kind"),
+        f"\n### Per document ({base.name})\n",
+        breakdown_table(base.per_doc, "document"),
+        f"\n### Misses ({base.name}): evidence not all in the top 5, or first hit below rank 2\n",
+        misses_table(base, questions),
+    ]
+    if analysis:
+        chosen = f"{analysis.chosen.threshold:.2f}" if analysis.chosen else "none meets both targets"
+        parts += [
+            f"\n### Refusal threshold on max cosine of the top passages ({base.name})\n",
+            f"Answerable max cosine: min {min(analysis.answerable, default=0):.3f}, "
+            f"p5 {percentile(analysis.answerable, 5):.3f}, median {percentile(analysis.answerable, 50):.3f}. "
+            f"Unanswerable: median {percentile(analysis.unanswerable, 50):.3f}, "
+            f"p90 {percentile(analysis.unanswerable, 90):.3f}, max {max(analysis.unanswerable, default=0):.3f}.\n",
+            f"Threshold refusing >= 90% unanswerable with <= 5% false refusals: {chosen}. Best point at <= 5% "
+            f"false refusals: {analysis.best.threshold:.2f} (refuses {pct(analysis.best.refused_unanswerable)} "
+            f"of unanswerable).\n",
+            threshold_table(analysis),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def plot_recall(reports: list[ConfigReport], path: Path) -> Path:
+    """Recall@k and recall within a token budget, one line per config."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in reports:
+        left.plot(RECALL_KS, [r.overall.recall[k] for k in RECALL_KS], marker="o", label=r.name)
+        right.plot(TOKEN_BUDGETS, [r.overall.budget_recall[b] for b in TOKEN_BUDGETS], marker="o", label=r.name)
+    left.set(xlabel="k passages", ylabel="evidence recall", title="Evidence recall@k", xticks=RECALL_KS)
+    right.set(xlabel="tokens of retrieved text", ylabel="evidence recall", title="Recall within a token budget",
+              xticks=TOKEN_BUDGETS)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.set_ylim(0, 1.02)
+    left.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def as_json(value) -> object:
+    """Dataclasses and tuples as plain JSON values."""
+    if hasattr(value, "__dataclass_fields__"):
+        return as_json(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"

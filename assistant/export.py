@@ -1,0 +1,31 @@
+"""An answer with its evidence table, as Markdown for reports and briefing notes."""
+
+from __future__ import annotations
+
+from assistant.answer import Answer
+
+
+def cell(text: str) -> str:
+    """Table-safe text: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def answer_markdown(answer: Answer) -> str:
+    lines = [f"## {cell(answer.question)}", "", answer.text, ""]
+    if answer.refused and answer.citations:
+        lines += ["Nearest passages found (they do not answer the question):", ""]
+    if answer.citations:
+        lines += [
+            "| # | Quote | Document | Section | Lines | Council | Date |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for c in answer.citations:
+            lines.append(
+                f"| {c.n} | “{cell(c.quote)}” | {cell(c.title)} (`{c.source_path}`) | {cell(c.section)} "
+                f"| {c.line_start}–{c.line_end} | {cell(c.council)} | {c.date} |"
+            )
+        lines.append("")
+    lines.append(f"_Scope: {answer.scope.describe()}._")
+    if answer.removed:
+        lines.append(f"_{len(answer.removed)} sentence(s) of the model's draft were removed: no passage supports them._")
+    return "\n".join(lines) + "\n"

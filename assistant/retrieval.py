@@ -1,0 +1,180 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank, with filters."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from assistant.chunking import Chunk
+from assistant.config import Settings
+from assistant.embedding import get_embedder
+from assistant.scope import Council, Scope, alias_pattern, analyse, build_councils
+from assistant.store import Index, load_index
+
+TOKEN = re.compile(r"[a-z0-9]+(?:[.,/][0-9]+)*")
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i in into is it its "
+    "me my of on or our s say said says should so than that the their them then there these they this those "
+    "to was we were what when where which who whom why will with would you your about tell".split()
+)
+MODES = ("hybrid", "dense", "lexical")
+
+
+@lru_cache(maxsize=1)
+def stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
+    words = [w for w in TOKEN.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
+    return stemmer().stemWords(words)
+
+
+@dataclass
+class Filters:
+    councils: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    doc_ids: list[str] = field(default_factory=list)
+
+    def admits(self, chunk: Chunk) -> bool:
+        return (
+            (not self.councils or chunk.council in self.councils)
+            and (not self.kinds or chunk.kind in self.kinds)
+            and (not self.years or chunk.year in self.years)
+            and (not self.doc_ids or chunk.doc_id in self.doc_ids)
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.councils or self.kinds or self.years or self.doc_ids)
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its scores; `n` is its number in a prompt or answer."""
+
+    chunk: Chunk
+    score: float  # fused score
+    rank: int
+    dense: float | None = None  # cosine similarity to the query
+    lexical: float | None = None  # BM25 score
+    n: int = 0
+
+
+class Retriever:
+    """Searches one loaded index. Thread-safe for concurrent queries."""
+
+    def __init__(self, index: Index, settings: Settings):
+        import bm25s
+
+        self.index = index
+        self.settings = settings
+        self.embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
+        self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self.bm25.index([tokenize(c.embedding_text()) for c in index.chunks] or [["empty"]], show_progress=False)
+        texts: dict[str, str] = {}
+        for doc in index.documents.values():
+            texts[doc.council] = texts.get(doc.council, "") + "\n" + doc.text
+        self.councils: list[Council] = build_councils(texts, texts)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Retriever":
+        return cls(load_index(settings), settings)
+
+    def analyse(self, question: str, history: list[Scope] | None = None) -> Scope:
+        return analyse(question, self.councils, history)
+
+    def allowed_positions(self, filters: Filters | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        return np.array([i for i, c in enumerate(self.index.chunks) if filters.admits(c)], dtype="int64")
+
+
+    def lexical_ranking(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        tokens = tokenize(query)
+        if not tokens or not self.index.chunks:
+            return []
+        with self._lock:
+            scores = self.bm25.get_scores(tokens)
+        if allowed is not None:
+            mask = np.full(len(scores), -np.inf)
+            mask[allowed] = 0
+            scores = scores + mask
+        top = np.argsort(-scores)[:k]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
+               mode: str = "hybrid", lexical_query: str | None = None) -> list[Passage]:
+        """The k best passages for the query among those the filters admit."""
+        k = k or self.settings.top_k
+        pool = max(self.settings.candidates, k)
+        allowed = self.allowed_positions(filters)
+        query_vector = self.embedder.encode_query(query) if mode in ("hybrid", "dense") else None
+        dense = self.index.search_dense(query_vector, pool, allowed) if query_vector is not None else []
+        lexical = self.lexical_ranking(lexical_query or query, pool, allowed) if mode in ("hybrid", "lexical") else []
+        fused = fuse(dense, lexical, self.settings)
+        dense_scores, lexical_scores = dict(dense), dict(lexical)
+        if mode == "hybrid" and dense and len(dense_scores) < len(fused):
+            # Every candidate gets a cosine, so refusal and verification can rely on it.
+            missing = [p for p in fused if p not in dense_scores]
+            for pos, score in zip(missing, self.index.vectors[missing] @ query_vector):
+                dense_scores[pos] = float(score)
+        best = sorted(fused, key=lambda p: -fused[p])[:k]
+        return [
+            Passage(self.index.chunks[p], fused[p], rank, dense_scores.get(p), lexical_scores.get(p), n=rank + 1)
+            for rank, p in enumerate(best)
+        ]
+
+    def search_scope(self, scope: Scope, k: int | None = None, filters: Filters | None = None,
+                     mode: str = "hybrid") -> list[Passage]:
+        """Search with the councils, kinds and years a question named, on top of explicit filters.
+
+        Council names the filter already enforces are dropped from the BM25 query: in a council's
+        own reports its name is everywhere and would only add noise."""
+        filters = merge_filters(scope, filters)
+        lexical_query = strip_councils(scope.query, [c for c in self.councils if c.name in filters.councils])
+        return self.search(scope.query, k, filters, mode, lexical_query)
+
+
+def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: Settings) -> dict[int, float]:
+    """Combined scores: reciprocal rank fusion ("rrf"), or a weighted sum of scores scaled to 0..1
+    within each ranking ("scores"), which keeps how far apart the candidates are, not just their order."""
+    fused: dict[int, float] = {}
+    weights = {"dense": settings.dense_weight, "lexical": settings.lexical_weight}
+    for name, ranking in (("dense", dense), ("lexical", lexical)):
+        if not ranking:
+            continue
+        if settings.fusion == "rrf":
+            contributions = [(pos, 1.0 / (settings.rrf_k + rank + 1)) for rank, (pos, _) in enumerate(ranking)]
+        else:
+            top, low = ranking[0][1], ranking[-1][1]
+            spread = (top - low) or 1.0
+            contributions = [(pos, (score - low) / spread) for pos, score in ranking]
+        for pos, value in contributions:
+            fused[pos] = fused.get(pos, 0.0) + weights[name] * value
+    return fused
+
+
+def strip_councils(query: str, councils: list[Council]) -> str:
+    for council in councils:
+        for alias in council.aliases:
+            query = alias_pattern(alias).sub(" ", query)
+    return query
+
+
+def merge_filters(scope: Scope, explicit: Filters | None) -> Filters:
+    explicit = explicit or Filters()
+    return Filters(
+        councils=explicit.councils or scope.councils,
+        kinds=explicit.kinds or scope.kinds,
+        years=explicit.years or scope.years,
+        doc_ids=explicit.doc_ids,
+    )

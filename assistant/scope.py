@@ -1,0 +1,205 @@
+"""What a question is about: which councils, document kinds and years, and what sort of question it is."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+COUNCIL_TYPES = ("City", "County", "Borough", "District", "Metropolitan Borough", "Town")
+THEMES = {
+    "Local priorities and outcomes": (
+        "understanding of the local place", "priority setting", "priorities", "vision", "plan", "outcomes",
+        "place", "community engagement", "communities", "residents", "strategy",
+    ),
+    "Organisational and place leadership": (
+        "leadership of place", "partnership", "partners", "partnerships", "relationships", "health",
+        "stakeholders", "collaboration", "leader",
+    ),
+    "Governance and culture": (
+        "governance", "culture", "member", "members", "councillors", "behaviour", "scrutiny", "decision",
+        "values", "political", "member-officer", "audit committee", "constitution",
+    ),
+    "Financial planning and management": (
+        "finance", "financial", "budget", "accounts", "savings", "money", "reserves", "funding", "mtfs",
+        "commercial", "commercialism", "spending", "income", "audit", "auditor", "revenue",
+    ),
+    "Capacity for improvement": (
+        "capacity", "workforce", "staff", "skills", "capability", "transformation", "change",
+        "resources", "hr", "human resources", "digital", "programme", "improvement",
+    ),
+}
+SINGULAR_REFERENCE = re.compile(r"\b(the council|the authority|council's|council’s|its|they|their|them)\b", re.I)
+ALL_COUNCILS = re.compile(r"\b(both councils|both authorities|each council|the two councils|all councils|"
+                          r"every council|both reports|the two reports|each report)\b", re.I)
+COMPARISON = re.compile(r"\b(compare|compared|comparison|contrast|versus|vs\.?|differ|difference|differences|"
+                        r"similar|similarities|both)\b", re.I)
+RECOMMENDATION = re.compile(r"\b(recommend\w*)\b", re.I)
+# Asking for the peers' recommendations (a list), not about some other body's recommendation.
+PEER_RECOMMENDATIONS = re.compile(
+    r"\bkey recommendations?\b|\b(peers?|peer team|the team|they|lga|reviewers?)\b[^?.]{0,40}\brecommend"
+    r"|\b(list|which|what|all|main|the|any)\b[^?.]{0,30}\brecommendations\b|^\s*recommendations\b",
+    re.I,
+)
+OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
+ELLIPTICAL = re.compile(r"^\s*(and\s+)?(what|how)\s+about\b|^\s*(and|what of|same for|same question for)\b", re.I)
+YEAR_OF_REPORT = re.compile(
+    r"\b(20\d\d)\s+(?:corporate\s+)?(?:report|peer|review|challenge|visit|press release|web ?page|news)"
+    r"|\b(?:report|review|challenge|visit|published|release|page|story)\s+(?:in|of|from|dated)\s+(20\d\d)\b",
+    re.I,
+)
+KIND_WORDS = {
+    "press release": ("press release", "press statement"),
+    "web page": ("web page", "webpage", "website"),
+    "news story": ("news story", "news item", "news article"),
+    "peer challenge report": ("feedback report", "full report", "peer challenge report"),
+}
+
+
+@dataclass(frozen=True)
+class Council:
+    name: str
+    aliases: tuple[str, ...]
+
+
+@dataclass
+class Scope:
+    """The resolved reading of a question, shown to the user as 'filters applied'."""
+
+    question: str  # what was typed
+    query: str  # what retrieval searches for (follow-ups resolved)
+    councils: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    comparison: bool = False
+    recommendations: bool = False
+    themes: list[str] = field(default_factory=list)
+    ambiguous: bool = False  # names no council but talks about "the council": ask which
+    inferred: bool = False  # councils came from the conversation, not the question
+
+    def describe(self) -> str:
+        parts = []
+        if self.councils:
+            parts.append("council: " + " + ".join(self.councils) + (" (from the conversation)" if self.inferred else ""))
+        if self.kinds:
+            parts.append("kind: " + ", ".join(self.kinds))
+        if self.years:
+            parts.append("year: " + ", ".join(map(str, self.years)))
+        if self.comparison:
+            parts.append("side-by-side comparison")
+        if self.recommendations:
+            parts.append("recommendations" + (" on " + ", ".join(self.themes) if self.themes else ""))
+        if self.query != self.question:
+            parts.append(f"read as: “{self.query}”")
+        return "; ".join(parts) if parts else "no filters (all documents)"
+
+
+def place_name(council: str) -> str:
+    """'Derby City Council' -> 'Derby'; 'Derbyshire County Council' -> 'Derbyshire'."""
+    name = re.sub(r"\s+Council$", "", council)
+    for kind in sorted(COUNCIL_TYPES, key=len, reverse=True):
+        name = re.sub(rf"\s+{kind}$", "", name)
+    return name.strip()
+
+
+def council_type(council: str) -> str | None:
+    for kind in sorted(COUNCIL_TYPES, key=len, reverse=True):
+        if re.search(rf"\b{kind} Council$", council):
+            return kind.lower()
+    return None
+
+
+def build_councils(names: Iterable[str], texts_by_council: dict[str, str] | None = None) -> list[Council]:
+    """Aliases for each council: full name, name without 'Council', place name, 'the city council' when
+    only one city council is indexed, and acronyms each council's own documents define, like '(DCC)'."""
+    names = sorted(set(names))
+    types = [council_type(n) for n in names]
+    councils = []
+    for name, kind in zip(names, types):
+        aliases = {name, re.sub(r"\s+Council$", "", name), place_name(name)}
+        if kind and types.count(kind) == 1:
+            aliases |= {f"the {kind} council", f"{kind} council"}
+            if kind == "city":
+                aliases.add("the city")
+        text = (texts_by_council or {}).get(name, "")
+        for acronym in re.findall(rf"{re.escape(name)}\s*\(([A-Z]{{2,6}})\)", text):
+            aliases.add(acronym)
+        councils.append(Council(name, tuple(sorted(aliases, key=len, reverse=True))))
+    # An alias claimed by two councils identifies neither.
+    claimed: dict[str, int] = {}
+    for council in councils:
+        for alias in council.aliases:
+            claimed[alias.lower()] = claimed.get(alias.lower(), 0) + 1
+    return [Council(c.name, tuple(a for a in c.aliases if claimed[a.lower()] == 1)) for c in councils]
+
+
+def alias_pattern(alias: str) -> re.Pattern:
+    flags = 0 if alias.isupper() else re.I  # acronyms only in capitals
+    return re.compile(rf"(?<![\w-]){re.escape(alias)}(?:['’]s)?(?![\w-])", flags)
+
+
+def find_councils(text: str, councils: list[Council]) -> list[str]:
+    """Councils named in the text, in order of first mention."""
+    found: list[tuple[int, str]] = []
+    for council in councils:
+        positions = [m.start() for alias in council.aliases for m in alias_pattern(alias).finditer(text)]
+        if positions:
+            found.append((min(positions), council.name))
+    return [name for _, name in sorted(found)]
+
+
+def find_kinds(text: str) -> list[str]:
+    lowered = text.lower()
+    return [kind for kind, words in KIND_WORDS.items() if any(w in lowered for w in words)]
+
+
+def find_themes(text: str) -> list[str]:
+    words = set(re.findall(r"[a-z][a-z-]+", text.lower()))
+    lowered = text.lower()
+    themes = []
+    for theme, keys in THEMES.items():
+        if any((k in lowered) if " " in k else (k in words) for k in keys):
+            themes.append(theme)
+    return themes
+
+
+def replace_councils(text: str, old: list[str], new: list[str], councils: list[Council]) -> str:
+    """The previous question with its council swapped for the new one ('what about Derbyshire?')."""
+    by_name = {c.name: c for c in councils}
+    for name in old:
+        for alias in by_name[name].aliases if name in by_name else ():
+            text = alias_pattern(alias).sub(" and ".join(new), text)
+    return text
+
+
+def analyse(question: str, councils: list[Council], history: list[Scope] | None = None) -> Scope:
+    """Read a question (and the conversation so far) into a Scope."""
+    named = find_councils(question, councils)
+    scope = Scope(question=question, query=question.strip(), councils=named, kinds=find_kinds(question))
+    scope.years = sorted({int(y) for pair in YEAR_OF_REPORT.findall(question) for y in pair if y})
+    previous = history[-1] if history else None
+
+    if previous and (ELLIPTICAL.match(question) or len(question.split()) <= 4) and named and previous.councils:
+        # "what about Derbyshire?": the previous question's topic, asked of the newly named council.
+        scope.query = replace_councils(previous.query, previous.councils, named, councils)
+        if scope.query == previous.query:
+            scope.query = f"{previous.query} ({', '.join(named)})"
+        scope.recommendations = previous.recommendations
+        scope.themes = previous.themes
+    elif previous and not named and previous.councils and len(councils) > 1:
+        # "and what did they recommend?": same councils as before.
+        scope.councils = list(previous.councils)
+        scope.inferred = True
+        scope.query = f"{question.strip()} ({' and '.join(scope.councils)})"
+
+    if ALL_COUNCILS.search(question):
+        scope.councils = [c.name for c in councils]
+    if len(scope.councils) >= 2 or (COMPARISON.search(question) and len(scope.councils) >= 2):
+        scope.comparison = True
+    if PEER_RECOMMENDATIONS.search(question) and not OTHER_RECOMMENDER.search(question):
+        scope.recommendations = True
+        scope.themes = find_themes(re.sub(RECOMMENDATION, " ", question))
+    scope.ambiguous = (
+        not scope.councils and len(councils) > 1 and bool(SINGULAR_REFERENCE.search(question))
+    )
+    return scope

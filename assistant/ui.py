@@ -1,0 +1,651 @@
+"""The chat app (Gradio): answers stream in beside the evidence they rest on.
+
+One `Backend` per app holds what every user shares (the index, the retriever, the loaded models);
+each browser session keeps its own conversation in a `Session` held by `gr.State`. All document text
+reaches the page HTML-escaped, so markup inside a report is shown as text and never runs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import os
+import re
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+
+TITLE = "Council peer challenge assistant"
+LOADING_MODEL = "Loading the language model (first question only)…"
+LOADING_INDEX = "Loading the index (first question only)…"
+SEARCHING = "Searching the reports…"
+WRITING = "Writing the answer…"
+SHIPPED_MODELS = [
+    ("Qwen2.5 1.5B, shipped (better answers)", "qwen2.5-1.5b"),
+    ("Qwen2.5 0.5B, shipped (about 3x faster)", "qwen2.5-0.5b"),
+]
+KINDS = ["peer challenge report", "press release", "web page", "news story", "report"]
+EXAMPLES = [
+    "What did peers say about Derby's accounts?",
+    "How much funding had Derby lost since 2010?",
+    "How do Derby and Derbyshire compare on partnership working?",
+    "List the key recommendations for Derbyshire",
+    "What about Derbyshire?",
+]
+EXPORT_DIR_PREFIX = "council-assistant-export-"
+
+# --- shared state ------------------------------------------------------------------------------
+
+
+class Backend:
+    """What all sessions share: the index, one retriever and one Assistant per model setting.
+
+    Everything heavy is created on first use, so the page appears at once. Thread-safe.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.export_dir = Path(tempfile.mkdtemp(prefix=EXPORT_DIR_PREFIX))
+        self._lock = threading.Lock()
+        self._index = None
+        self._retriever = None
+        self._assistants: dict[tuple[str, int], object] = {}
+
+    @property
+    def ready(self) -> bool:
+        """Whether the retriever (embedding model and index) is loaded."""
+        return self._retriever is not None
+
+    def index(self):
+        from assistant.store import load_index
+
+        with self._lock:
+            if self._index is None:
+                self._index = load_index(self.settings)
+            return self._index
+
+    def assistant(self, model: str, max_answer_tokens: int):
+        """The shared Assistant for this model and answer length (models are loaded once per process)."""
+        from assistant.answer import Assistant
+        from assistant.retrieval import Retriever
+        from assistant.store import load_index
+
+        with self._lock:
+            if self._retriever is None:
+                self._index = self._index or load_index(self.settings)
+                self._retriever = Retriever(self._index, self.settings)
+            key = (model, int(max_answer_tokens))
+            if key not in self._assistants:
+                settings = self.settings.replace(model=model, max_answer_tokens=int(max_answer_tokens))
+                self._assistants[key] = Assistant(settings, self._retriever)
+            return self._assistants[key]
+
+    def reload(self) -> None:
+        """Pick up a rebuilt index: new questions search it, answers being written finish on the old one."""
+        from assistant.retrieval import Retriever
+        from assistant.store import load_index
+
+        index = load_index(self.settings)
+        retriever = Retriever(index, self.settings) if self._retriever is not None else None
+        with self._lock:
+            self._index, self._retriever = index, retriever
+            for assistant in self._assistants.values():
+                assistant.retriever = retriever
+
+    def document(self, doc_id: str):
+        return self.index().documents.get(doc_id)
+
+    def write_export(self, markdown: str, question: str) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")[:48] or "answer"
+        path = self.export_dir / f"{slug}-{uuid.uuid4().hex[:6]}.md"
+        path.write_text(markdown, encoding="utf-8")
+        return str(path)
+
+
+@dataclass
+class Evidence:
+    """What the evidence panel shows for one question."""
+
+    heading: str
+    citations: list  # list[Citation]; passages before the answer is checked are shown as citations too
+    phase: str  # "passages" while the answer is written, then "answer"
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    """One browser session's conversation."""
+
+    messages: list[dict] = field(default_factory=list)  # what the chat shows
+    scopes: list = field(default_factory=list)  # list[Scope], for follow-up questions
+    evidence: dict[int, Evidence] = field(default_factory=dict)  # by turn
+    turns: int = 0
+    export_path: str | None = None
+    draft: str = ""  # the model's raw draft while an answer is being written
+    pending: bool = False  # an answer is being written
+
+
+# --- HTML for the evidence panel and the report view (every piece of document text escaped) ---
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def chat_safe(text: str) -> str:
+    """Text for the chat's Markdown with angle brackets escaped, so markup in a report shows as text."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def highlighted(text: str, quote: str) -> str:
+    """The passage as HTML with its supporting quote in <mark>."""
+    at = text.find(quote) if quote else -1
+    if at < 0:
+        return esc(text)
+    return f"{esc(text[:at])}<mark>{esc(quote)}</mark>{esc(text[at + len(quote):])}"
+
+
+def short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def card_html(c, turn: int, active: bool) -> str:
+    where = f"{c.section} · lines {c.line_start}–{c.line_end} · {c.date}" if c.section else \
+        f"lines {c.line_start}–{c.line_end} · {c.date}"
+    return (
+        f'<details class="ca-card{" active" if active else ""}" id="cite-{turn}-{c.n}" '
+        f'data-n="{c.n}" data-council="{esc(c.council)}"{" open" if active else ""}>'
+        f'<summary><span class="ca-n">[{c.n}]</span> <span class="ca-src"><b class="ca-council">{esc(c.council)}</b>'
+        f' · {esc(c.title)}</span><span class="ca-meta">{esc(where)}</span>'
+        f'<span class="ca-preview">{esc(short(c.quote or c.text))}</span></summary>'
+        f'<div class="ca-passage">{highlighted(c.text, c.quote)}</div>'
+        f'<button type="button" class="ca-open" data-report data-turn="{turn}" data-n="{c.n}">'
+        f"Open in report ↗</button></details>"
+    )
+
+
+def evidence_html(evidence: Evidence | None, turn: int, active: int | None = None) -> str:
+    if evidence is None:
+        return (
+            '<div class="ca-evidence ca-empty" data-phase="empty"><h3>Evidence</h3>'
+            "<p>Ask a question: the passages the answer rests on appear here as soon as they are found, "
+            "with the supporting words highlighted. Click a citation such as <b>[1]</b> in an answer to open "
+            "its passage, and <b>Open in report</b> to read it in context.</p></div>"
+        )
+    cards = "".join(card_html(c, turn, c.n == active) for c in evidence.citations)
+    if not evidence.citations:
+        cards = "<p>No passages matched the filters.</p>"
+    removed = ""
+    if evidence.removed:
+        items = "".join(f"<li>{esc(s)}</li>" for s in evidence.removed)
+        removed = (f'<details class="ca-removed"><summary>{len(evidence.removed)} sentence(s) of the draft removed: '
+                   f"no passage supports them</summary><ul>{items}</ul></details>")
+    return (f'<div class="ca-evidence" data-phase="{evidence.phase}" data-turn="{turn}">'
+            f"<h3>{esc(evidence.heading)}</h3>{cards}{removed}</div>")
+
+
+def report_html(doc, citation) -> str:
+    """The whole cleaned report, each line with its original line number, the cited passage marked."""
+    text = doc.text
+    start, end = citation.start, citation.end
+    if text[start:end] != citation.text:  # spans from an older index: find the passage by its text
+        found = text.find(citation.text)
+        start, end = (found, found + len(citation.text)) if found >= 0 else (0, 0)
+    at = citation.text.find(citation.quote) if citation.quote else -1
+    q_start, q_end = (start + at, start + at + len(citation.quote)) if at >= 0 else (-1, -1)
+    offsets = [offset for offset, _ in doc.line_map]
+    rows = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        a, b = offset, offset + len(line.rstrip("\n"))
+        offset += len(line)
+        number = doc.line_map[max(bisect.bisect_right(offsets, a) - 1, 0)][1] if doc.line_map else 0
+        cuts = sorted({a, b, *(x for x in (q_start, q_end) if a < x < b)})
+        pieces = []
+        for x, y in zip(cuts, cuts[1:]):
+            piece = esc(text[x:y])
+            pieces.append(f"<mark>{piece}</mark>" if q_start <= x and y <= q_end else piece)
+        classes = "ca-ln" + (" in" if a < end and b >= start and end > start else "")
+        classes += " h" if line.startswith("#") else ""
+        rows.append(f'<div class="{classes}"><span class="no">{number}</span>'
+                    f'<span class="tx">{"".join(pieces) or "&nbsp;"}</span></div>')
+    return (
+        '<div class="ca-report">'
+        f'<div class="ca-report-head"><button type="button" class="ca-close" data-close title="Close">✕</button>'
+        f"<h3>{esc(doc.title)}</h3>"
+        f'<p class="ca-meta">{esc(doc.council)} · {esc(doc.kind)} · {esc(doc.date)} · {esc(doc.source_path)}</p>'
+        f'<p>Passage [{citation.n}]: <b>{esc(citation.section or "—")}</b>, original lines '
+        f"{citation.line_start}–{citation.line_end}</p></div>"
+        f'<div class="ca-report-body">{"".join(rows)}</div></div>'
+    )
+
+
+EVIDENCE_CSS = """
+.ca-evidence h3, .ca-report h3 { margin: 0 0 .5rem; font-size: 1.05rem; }
+.ca-empty p { color: var(--body-text-color-subdued); }
+.ca-card { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: 0 0 .5rem;
+  background: var(--background-fill-primary); scroll-margin: 12px; }
+.ca-card.active { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.ca-card summary { cursor: pointer; padding: .5rem .7rem; display: grid; grid-template-columns: auto 1fr;
+  column-gap: .5rem; list-style: none; }
+.ca-card summary::-webkit-details-marker { display: none; }
+.ca-n { grid-row: span 3; font-weight: 700; color: var(--color-accent); }
+.ca-src { font-size: .92rem; }
+.ca-meta { font-size: .8rem; color: var(--body-text-color-subdued); }
+.ca-preview { font-size: .85rem; color: var(--body-text-color-subdued); font-style: italic; }
+.ca-card[open] .ca-preview { display: none; }
+.ca-passage { white-space: pre-wrap; font-size: .9rem; line-height: 1.5; padding: 0 .8rem .4rem; }
+mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; }
+.ca-open, .ca-close { margin: 0 .8rem .6rem; font-size: .82rem; padding: .2rem .6rem; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); cursor: pointer; }
+.ca-removed { font-size: .85rem; color: var(--body-text-color-subdued); margin-top: .5rem; }
+.ca-report { border: 1px solid var(--border-color-primary); border-radius: 8px; margin-top: .8rem;
+  background: var(--background-fill-primary); }
+.ca-report-head { padding: .6rem .8rem .2rem; border-bottom: 1px solid var(--border-color-primary); }
+.ca-report-head p { margin: .1rem 0 .4rem; font-size: .88rem; }
+.ca-close { float: right; margin: 0; }
+.ca-report-body { position: relative; max-height: 55vh; overflow: auto; padding: .4rem 0;
+  font-size: .86rem; line-height: 1.45; }
+.ca-ln { display: grid; grid-template-columns: 3.2rem 1fr; }
+.ca-ln .no { color: var(--body-text-color-subdued); text-align: right; padding-right: .7rem; user-select: none;
+  font-variant-numeric: tabular-nums; }
+.ca-ln .tx { white-space: pre-wrap; overflow-wrap: anywhere; padding-right: .6rem; }
+.ca-ln.in { background: rgba(250, 204, 21, .14); }
+.ca-ln.in .no { color: var(--color-accent); font-weight: 600; }
+.ca-ln.h .tx { font-weight: 700; }
+"""
+
+# Citation links in the chat ("#cite-<turn>-<n>") select a card here, or ask the server for that turn's
+# evidence; "Open in report" asks the server for the report view. One capturing listener per page.
+EVIDENCE_JS = """
+const select = (id) => {
+  const card = element.querySelector('#' + CSS.escape(id));
+  if (!card) return false;
+  element.querySelectorAll('.ca-card.active').forEach((c) => c.classList.remove('active'));
+  card.open = true;
+  card.classList.add('active');
+  card.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+  return true;
+};
+const onClick = (event) => {
+  const target = event.target instanceof Element ? event.target : null;
+  const link = target && target.closest('a[href^="#cite-"]');
+  if (link) {
+    event.preventDefault();
+    event.stopPropagation();
+    const id = link.getAttribute('href').slice(1);
+    const [, turn, n] = id.split('-');
+    if (!select(id)) trigger('click', {action: 'cite', turn: Number(turn), n: Number(n)});
+    return;
+  }
+  const button = target && target.closest('button[data-report]');
+  if (button && element.contains(button)) {
+    trigger('click', {action: 'report', turn: Number(button.dataset.turn), n: Number(button.dataset.n)});
+  }
+};
+if (window.councilAssistantClick) document.removeEventListener('click', window.councilAssistantClick, true);
+window.councilAssistantClick = onClick;
+document.addEventListener('click', onClick, true);
+watch('value', () => {
+  const card = element.querySelector('.ca-card.active');
+  if (card) card.scrollIntoView({block: 'nearest'});
+});
+"""
+
+REPORT_JS = """
+watch('value', () => {
+  const box = element.querySelector('.ca-report-body');
+  if (!box) return;
+  const hit = box.querySelector('.ca-ln.in');
+  if (hit) box.scrollTop = Math.max(0, hit.offsetTop - 40);
+  element.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+});
+element.addEventListener('click', (event) => {
+  if (event.target instanceof Element && event.target.closest('[data-close]')) props.value = '';
+});
+"""
+
+PAGE_CSS = """
+.gradio-container { max-width: 1440px !important; }
+#ca-header h1 { margin-bottom: 0; font-size: 1.5rem; }
+#ca-header p { margin-top: .2rem; color: var(--body-text-color-subdued); }
+#ca-status p { margin: 0; font-size: .9rem; color: var(--body-text-color-subdued); }
+#ca-scope p { margin: 0; font-size: .88rem; }
+#ca-evidence-col { max-height: calc(100vh - 120px); overflow-y: auto; position: sticky; top: 8px; }
+#ca-chat a[href^="#cite-"] { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .1em;
+  border-radius: 4px; background: var(--color-accent-soft); }
+@media (max-width: 760px) { #ca-evidence-col { max-height: none; position: static; } }
+"""
+
+# --- chat messages ------------------------------------------------------------------------------
+
+
+def linked(text: str, numbers: set[int], turn: int) -> str:
+    """Citation marks as links to their evidence cards: [2] -> [[2]](#cite-<turn>-2)."""
+    return re.sub(r"\[(\d+)\]", lambda m: f"[[{m[1]}]](#cite-{turn}-{m[1]})" if int(m[1]) in numbers else m[0], text)
+
+
+def answer_message(answer, turn: int) -> str:
+    """The checked answer for the chat, with clickable citations and notes on what was refused or removed."""
+    numbers = {c.n for c in answer.citations}
+    parts = [linked(chat_safe(answer.text), numbers, turn)]
+    if answer.refused and answer.citations:
+        nearest = "; ".join(f"[[{c.n}]](#cite-{turn}-{c.n}) {chat_safe(c.council)}, {chat_safe(c.section or c.title)}"
+                            for c in answer.citations)
+        parts.append(f"Nearest passages (they do not answer it): {nearest}")
+    if answer.removed:
+        count = len(answer.removed)
+        parts.append(f"_{count} sentence{'s' if count > 1 else ''} of the model's draft "
+                     f"{'were' if count > 1 else 'was'} removed: no passage supports {'them' if count > 1 else 'it'}._")
+    return "\n\n".join(parts)
+
+
+def answer_evidence(answer) -> Evidence:
+    from assistant.answer import Citation
+
+    if answer.kind == "clarify":
+        found = [Citation.from_passage(p.n, p) for p in answer.passages]
+        return Evidence("Passages found — which council did you mean?", found, "answer")
+    if answer.refused:
+        return Evidence("Nearest passages — they do not answer the question", answer.citations, "answer",
+                        answer.removed)
+    count = len(answer.citations)
+    return Evidence(f"Evidence — {count} cited passage{'s' if count != 1 else ''}", answer.citations, "answer",
+                    answer.removed)
+
+
+def describe_filters(scope, councils: list[str], kinds: list[str], years: list[str]) -> str:
+    chosen = [", ".join(values) for values in (councils, kinds, years) if values]
+    lines = [f"**Your filters:** {'; '.join(chosen)}"] if chosen else []
+    automatic = scope.describe()
+    if automatic != "no filters (all documents)":
+        lines.append(f"**Applied automatically:** {chat_safe(automatic)}")
+    elif not chosen:
+        lines.append("**Searched:** all documents")
+    return "  \n".join(lines)
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def build_app(settings: Settings):
+    """The Gradio Blocks app (queued); serve it with `launch`, which adds the theme, styles and offline setup."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    import gradio as gr
+
+    from assistant.retrieval import Filters
+
+    backend = Backend(settings)
+    model_choices = list(SHIPPED_MODELS)
+    if settings.model not in {value for _, value in model_choices}:
+        model_choices.append((settings.model, settings.model))
+
+    def filter_choices():
+        """Councils, kinds and years in the index, and the documents table."""
+        try:
+            index = backend.index()
+        except AssistantError as exc:
+            return [], [], [], [], str(exc)
+        docs = sorted(index.documents.values(), key=lambda d: (d.council, d.date))
+        chunk_counts = {doc_id: d.get("chunks", 0) for doc_id, d in index.manifest.get("documents", {}).items()}
+        rows = [[d.title, d.council, d.kind, d.date, chunk_counts.get(d.doc_id, 0), d.source_path] for d in docs]
+        years = sorted({d.date[:4] for d in docs if d.date[:4].isdigit()}, reverse=True)
+        return sorted({d.council for d in docs}), sorted({d.kind for d in docs}), years, rows, ""
+
+    def refresh(councils, kinds, years):
+        council_list, kind_list, year_list, rows, problem = filter_choices()
+        return {
+            council_box: gr.Dropdown(choices=council_list, value=[c for c in councils or [] if c in council_list]),
+            kind_box: gr.Dropdown(choices=kind_list, value=[k for k in kinds or [] if k in kind_list]),
+            year_box: gr.Dropdown(choices=year_list, value=[y for y in years or [] if y in year_list]),
+            docs_table: rows,
+            status: f"⚠️ {problem}" if problem else gr.skip(),
+        }
+
+    def respond(question, session, councils, kinds, years, model, k, length):
+        question = (question or "").strip()
+        if not question:
+            yield {status: "Type a question first."}
+            return
+        turn = session.turns
+        session.turns += 1
+        session.messages.append({"role": "user", "content": chat_safe(question)})
+        session.messages.append({"role": "assistant", "content": f"_{SEARCHING}_"})
+
+        def say(text: str) -> None:
+            session.messages[-1] = {"role": "assistant", "content": text}
+
+        session.pending, session.draft = True, ""
+
+        first = LOADING_INDEX if not backend.ready else SEARCHING
+        say(f"_{first}_")
+        yield {chatbot: session.messages, question_box: "", status: first, session_state: session}
+        try:
+            assistant = backend.assistant(model or settings.model, int(length))
+            filters = Filters(list(councils or []), list(kinds or []), [int(y) for y in years or []])
+            if first == LOADING_INDEX:
+                say(f"_{SEARCHING}_")
+                yield {chatbot: session.messages, status: SEARCHING}
+            for event in assistant.stream(question, list(session.scopes), filters, int(k)):
+                if event.kind == "scope":
+                    yield {scope_md: describe_filters(event.data, councils or [], kinds or [], years or [])}
+                elif event.kind == "passages":
+                    from assistant.answer import Citation
+
+                    found = [Citation.from_passage(p.n, p) for p in event.data]
+                    session.evidence[turn] = Evidence(f"Passages found ({len(found)}) — writing the answer…",
+                                                      found, "passages")
+                    yield {evidence: evidence_html(session.evidence[turn], turn), report: ""}
+                elif event.kind == "status":
+                    message = LOADING_MODEL if "loading" in str(event.data) else WRITING
+                    session.draft += "\n\n" if session.draft else ""
+                    say(f"{chat_safe(session.draft)}_{message}_")
+                    yield {chatbot: session.messages, status: message}
+                elif event.kind == "token":
+                    session.draft += str(event.data)
+                    say(f"_Draft — being checked against the passages…_\n\n{chat_safe(session.draft)} ▍")
+                    yield {chatbot: session.messages, status: WRITING}
+                elif event.kind == "answer":
+                    answer = event.data
+                    session.pending = False
+                    session.scopes.append(answer.scope)
+                    session.evidence[turn] = answer_evidence(answer)
+                    say(answer_message(answer, turn))
+                    from assistant.export import answer_markdown
+
+                    session.export_path = backend.write_export(answer_markdown(answer), question)
+                    seconds = answer.timings.get("total", 0.0)
+                    yield {
+                        chatbot: session.messages,
+                        evidence: evidence_html(session.evidence[turn], turn),
+                        status: f"Answered in {seconds:.1f} s." if seconds else "Answered.",
+                        export_button: gr.DownloadButton(value=session.export_path, interactive=True),
+                        session_state: session,
+                    }
+        except AssistantError as exc:
+            session.pending = False
+            say(f"⚠️ {chat_safe(str(exc))}")
+            yield {chatbot: session.messages, status: "Something needs fixing: see the message above.",
+                   session_state: session}
+
+    def stop(session):
+        if session.pending and session.messages:
+            session.pending = False
+            draft = chat_safe(session.draft.strip())
+            session.messages[-1] = {"role": "assistant", "content": f"{draft}\n\n_(stopped: unchecked draft)_"
+                                    if draft else "_(stopped)_"}
+        return {chatbot: session.messages, status: "Stopped.", session_state: session}
+
+    def new_chat():
+        fresh = Session()
+        return {chatbot: [], evidence: evidence_html(None, 0), report: "", scope_md: "", status: "New conversation.",
+                export_button: gr.DownloadButton(value=None, interactive=False), session_state: fresh,
+                question_box: ""}
+
+    def on_evidence_click(session, evt: gr.EventData):
+        action = getattr(evt, "action", "")
+        turn, n = int(getattr(evt, "turn", -1)), int(getattr(evt, "n", 0))
+        shown = session.evidence.get(turn)
+        if shown is None:
+            return {evidence: gr.skip(), report: gr.skip()}
+        if action == "cite":
+            return {evidence: evidence_html(shown, turn, active=n), report: gr.skip()}
+        citation = next((c for c in shown.citations if c.n == n), None)
+        doc = backend.document(citation.doc_id) if citation else None
+        if doc is None:
+            return {evidence: gr.skip(), report: "<p>That report is no longer in the index.</p>"}
+        return {evidence: gr.skip(), report: report_html(doc, citation)}
+
+    # Gradio finds the event-data parameter by its annotation, which `from __future__ import annotations`
+    # turns into a string it cannot resolve here.
+    on_evidence_click.__annotations__["evt"] = gr.EventData
+
+    def add_report(path, council, kind, date, title, progress=gr.Progress()):
+        from assistant.corpus import ingest_file
+        from assistant.store import build_index
+
+        if not path:
+            return {ingest_log: "Choose a file first."}
+        progress(0, desc="Reading the file…")
+        overrides = {"council": (council or "").strip(), "kind": (kind or "").strip(),
+                     "date": (date or "").strip(), "title": (title or "").strip()}
+        result = ingest_file(Path(path), settings.corpus_dir, overrides, int(settings.max_file_mb * 2**20))
+        if result.status == "failed":
+            return {ingest_log: f"⚠️ Not added: {chat_safe(result.detail)}"}
+        if result.status == "skipped":
+            return {ingest_log: f"Already in the corpus ({chat_safe(result.detail)}); nothing to do."}
+
+        def report_progress(stage: str, done: int, total: int) -> None:
+            progress((done, total) if total else None, desc=f"Indexing: {stage}")
+
+        try:
+            built = build_index(settings, report_progress)
+            backend.reload()
+        except AssistantError as exc:
+            return {ingest_log: f"⚠️ Added to the corpus but indexing failed: {chat_safe(str(exc))}"}
+        doc = backend.document(result.doc_id)
+        summary = (f"✅ {result.status.capitalize()} **{chat_safe(doc.title if doc else result.doc_id)}** "
+                   f"({chat_safe(doc.council) if doc else ''}, {doc.date if doc else ''}): "
+                   f"{built.embedded} passages indexed in {built.seconds:.1f} s. It can be asked about now.")
+        if result.detail:
+            summary += f"  \nNote: {chat_safe(result.detail)}"
+        for name, reason in built.failed:
+            summary += f"  \n⚠️ {chat_safe(name)}: {chat_safe(reason)}"
+        return {ingest_log: summary, **refresh([], [], [])}
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        session_state = gr.State(Session())
+        gr.Markdown(f"# {TITLE}\nAsk about LGA Corporate Peer Challenge reports. Every answer cites the "
+                    "passages it comes from; sentences the passages do not support are removed.",
+                    elem_id="ca-header")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=340):
+                        chatbot = gr.Chatbot(
+                            label="Conversation", elem_id="ca-chat", height=460, buttons=["copy", "copy_all"],
+                            latex_delimiters=[], feedback_options=None, layout="panel",
+                            placeholder="Ask a question about the reports, or pick an example below.",
+                        )
+                        with gr.Row():
+                            question_box = gr.Textbox(
+                                show_label=False, placeholder="Ask about the reports…", scale=6, lines=1,
+                                max_lines=4, autofocus=True, elem_id="ca-question",
+                            )
+                            ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ca-ask")
+                            stop_button = gr.Button("Stop", variant="stop", scale=1, min_width=80, elem_id="ca-stop")
+                        status = gr.Markdown("Ready.", elem_id="ca-status")
+                        scope_md = gr.Markdown("", elem_id="ca-scope")
+                        with gr.Row():
+                            new_button = gr.Button("New chat", size="sm", elem_id="ca-new")
+                            export_button = gr.DownloadButton("Export answer (Markdown)", size="sm",
+                                                              interactive=False, elem_id="ca-export")
+                        gr.Examples(EXAMPLES, inputs=question_box, label="Examples (the last is a follow-up)")
+                        with gr.Accordion("Filters", open=True):
+                            with gr.Row():
+                                council_box = gr.Dropdown(label="Councils", multiselect=True, choices=[],
+                                                          elem_id="ca-councils", min_width=200)
+                                kind_box = gr.Dropdown(label="Document kinds", multiselect=True, choices=[],
+                                                       elem_id="ca-kinds", min_width=200)
+                                year_box = gr.Dropdown(label="Years", multiselect=True, choices=[],
+                                                       elem_id="ca-years", min_width=140)
+                        with gr.Accordion("Settings", open=False):
+                            model_box = gr.Dropdown(
+                                label="Model", choices=model_choices, value=settings.model, allow_custom_value=True,
+                                info="A shipped model, a path to a .gguf file, or an OpenAI-compatible server "
+                                     "written openai:<base url>#<model name>.", elem_id="ca-model",
+                            )
+                            with gr.Row():
+                                k_slider = gr.Slider(2, 12, value=settings.top_k, step=1, label="Passages per answer")
+                                length_slider = gr.Slider(64, 1024, value=settings.max_answer_tokens, step=32,
+                                                          label="Longest answer (tokens)")
+                    with gr.Column(scale=2, min_width=320, elem_id="ca-evidence-col"):
+                        evidence = gr.HTML(evidence_html(None, 0), elem_id="ca-evidence", css_template=EVIDENCE_CSS,
+                                           js_on_load=EVIDENCE_JS)
+                        report = gr.HTML("", elem_id="ca-report", css_template=EVIDENCE_CSS, js_on_load=REPORT_JS)
+            with gr.Tab("Documents", id="documents"):
+                docs_table = gr.Dataframe(
+                    headers=["Title", "Council", "Kind", "Date", "Passages", "File"], interactive=False, wrap=True,
+                    label="Documents in the index", elem_id="ca-docs",
+                )
+                gr.Markdown("### Add a report\nPDF, HTML, Word (.docx), Markdown or text. Leave the fields empty to "
+                            "have them read from the document. The report is searchable as soon as indexing ends.")
+                with gr.Row():
+                    upload = gr.File(label="Report file", file_types=[".pdf", ".html", ".htm", ".docx", ".txt",
+                                                                      ".md", ".markdown", ".text"],
+                                     type="filepath", elem_id="ca-upload", min_width=260)
+                    with gr.Column(min_width=260):
+                        upload_council = gr.Textbox(label="Council", placeholder="e.g. Derby City Council")
+                        upload_kind = gr.Dropdown(label="Kind", choices=KINDS, value=None, allow_custom_value=True)
+                    with gr.Column(min_width=260):
+                        upload_date = gr.Textbox(label="Date", placeholder="YYYY, YYYY-MM or YYYY-MM-DD")
+                        upload_title = gr.Textbox(label="Title")
+                add_button = gr.Button("Add and index", variant="primary", elem_id="ca-add")
+                ingest_log = gr.Markdown("", elem_id="ca-ingest-log")
+
+        filter_outputs = [council_box, kind_box, year_box, docs_table, status]
+        app.load(refresh, [council_box, kind_box, year_box], filter_outputs)
+        answer_outputs = {chatbot, question_box, evidence, report, status, scope_md, export_button, session_state}
+        asking = gr.on(
+            [question_box.submit, ask_button.click], respond,
+            [question_box, session_state, council_box, kind_box, year_box, model_box, k_slider, length_slider],
+            answer_outputs, concurrency_limit=1, concurrency_id="answer", show_progress="hidden",
+        )
+        stop_button.click(stop, session_state, {chatbot, status, session_state}, cancels=[asking], queue=False)
+        new_button.click(new_chat, None, answer_outputs, cancels=[asking], queue=False)
+        evidence.click(on_evidence_click, session_state, {evidence, report}, show_progress="hidden")
+        add_button.click(add_report, [upload, upload_council, upload_kind, upload_date, upload_title],
+                         {ingest_log, *filter_outputs}, concurrency_limit=1, concurrency_id="index")
+    # Requests wait in line rather than being dropped; answers run one at a time (one model on the CPU).
+    app.queue(default_concurrency_limit=4, max_size=256)
+    return app
+
+
+def page_options() -> dict:
+    """The theme, styles and page settings `launch` passes to Gradio: system fonts, nothing from the internet."""
+    import gradio as gr
+
+    theme = gr.themes.Default(
+        primary_hue="indigo", neutral_hue="slate",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"],
+    )
+    return {"theme": theme, "css": PAGE_CSS, "ssr_mode": False}
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           block: bool = True):
+    """Serve the app on host:port (this machine only by default); with block=False, return the running app."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    app = build_app(settings)
+    app.launch(
+        server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block, inbrowser=False,
+        show_error=True, quiet=not block, max_file_size=f"{settings.max_file_mb:g}mb", **page_options(),
+    )
+    return app

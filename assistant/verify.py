@@ -1,0 +1,98 @@
+"""Checking that an answer sentence is supported by the passage it cites.
+
+The check is lexical and numeric, so it is fast, deterministic and explainable:
+- every number in the sentence (years, £ amounts, percentages, counts) must appear in the passage;
+- most of the sentence's content words (stemmed) must appear in the passage.
+Small models paraphrase little and copy a lot, so word coverage is a strong signal; the threshold
+and its measured precision are recorded in eval/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.retrieval import tokenize
+
+CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
+NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
+SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[[\d,;\s–-]+\])*\s+(?=[A-Z\"“‘(*-])")
+QUOTE_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
+REFUSAL = re.compile(
+    r"\b(do(?:es)? not (?:say|mention|contain|provide|include|specify|state)|no (?:information|mention|details?)|"
+    r"not (?:mentioned|stated|specified|covered|provided)|cannot (?:answer|find|determine)|"
+    r"(?:isn't|is not|aren't|are not) (?:mentioned|stated|covered|in the))\b",
+    re.I,
+)
+# Coverage of the sentence's content words by the passage at which a sentence counts as supported.
+SUPPORT_THRESHOLD = 0.6
+
+
+@dataclass
+class Support:
+    score: float  # share of the sentence's content words found in the passage
+    numbers_ok: bool
+    supported: bool
+
+
+def split_sentences(text: str) -> list[str]:
+    """Answer text into sentences, keeping each sentence's trailing citations with it."""
+    pieces: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            pieces.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
+    return pieces
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    numbers: list[int] = []
+    for group in CITATION.findall(sentence):
+        for part in re.split(r"\s*[,;]\s*", group):
+            if re.match(r"^\d+\s*[-–]\s*\d+$", part):
+                a, b = (int(x) for x in re.split(r"\s*[-–]\s*", part))
+                numbers.extend(range(a, b + 1) if 0 < b - a < 10 else [a, b])
+            elif part.strip().isdigit():
+                numbers.append(int(part))
+    return list(dict.fromkeys(numbers))
+
+
+def strip_citations(sentence: str) -> str:
+    return CITATION.sub("", sentence).strip()
+
+
+def numbers_in(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def support(sentence: str, passage_text: str) -> Support:
+    """How well one passage supports one (citation-free) sentence."""
+    words = set(tokenize(sentence))
+    if not words:
+        return Support(0.0, True, False)
+    passage_words = set(tokenize(passage_text))
+    score = len(words & passage_words) / len(words)
+    passage_numbers = numbers_in(passage_text)
+    numbers_ok = all(n in passage_numbers for n in numbers_in(sentence))
+    return Support(score, numbers_ok, numbers_ok and score >= SUPPORT_THRESHOLD)
+
+
+def is_refusal(text: str) -> bool:
+    return bool(REFUSAL.search(text))
+
+
+def best_quote(sentence: str, passage_text: str, max_chars: int = 300) -> str:
+    """The passage sentence sharing most content words with the answer sentence: a verbatim substring."""
+    words = set(tokenize(sentence))
+    best, best_score = "", -1.0
+    for candidate in QUOTE_SENTENCE.split(passage_text):
+        candidate = candidate.strip()
+        if not candidate or candidate.startswith("#"):
+            continue
+        cand_words = set(tokenize(candidate))
+        score = len(words & cand_words) / (len(words) or 1) + 0.01 * min(len(cand_words), 20) / 20
+        if score > best_score:
+            best, best_score = candidate, score
+    if len(best) > max_chars:
+        best = best[:max_chars].rsplit(" ", 1)[0]
+    return best
