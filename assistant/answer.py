@@ -313,7 +313,7 @@ class Assistant:
             return None
         if not councils and len({r["council"] for r in records}) > 1 and scope.ambiguous:
             return None
-        themed = [r for r in records if r["theme"] in scope.themes] if scope.themes else records
+        themed = [r for r in records if set(r["themes"]) & set(scope.themes)] if scope.themes else records
         note = ""
         if scope.themes and not themed:
             note = f"No recommendation is mainly about {', '.join(scope.themes).lower()}; all are listed. "

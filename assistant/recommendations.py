@@ -26,31 +26,36 @@ class Recommendation:
     headline: str  # the recommendation in one sentence
     text: str  # all of it, as written (exactly clean_text[start:end])
     theme: str
+    themes: list[str]  # the main theme first, then others it clearly touches
     start: int
     end: int
     line_start: int
     line_end: int
 
 
-def theme_of(text: str) -> str:
-    """The peer-challenge theme whose keywords the recommendation uses most (ties: the first theme)."""
+def theme_hits(text: str) -> dict[str, int]:
+    """How many of each peer-challenge theme's keywords a recommendation uses."""
     lowered = text.lower()
     words = re.findall(r"[a-z][a-z-]+", lowered)
-    def hits(keys: tuple[str, ...]) -> int:
-        return sum(lowered.count(k) if " " in k else words.count(k) for k in keys)
-    return max(THEMES, key=lambda theme: hits(THEMES[theme]))
+    return {theme: sum(lowered.count(k) if " " in k else words.count(k) for k in keys)
+            for theme, keys in THEMES.items()}
+
+
+def themes_of(text: str) -> tuple[str, list[str]]:
+    """The main theme (most keywords; ties go to the first theme) and every theme it clearly touches."""
+    hits = theme_hits(text)
+    main = max(hits, key=hits.get)
+    return main, [t for t, n in hits.items() if t == main or n >= 2]
 
 
 def section_span(text: str) -> tuple[int, int] | None:
-    """Where the key recommendations section of a cleaned report starts and ends."""
+    """Where the key recommendations section of a cleaned report starts and ends (at the next heading:
+    PDF extracts often demote the following section's title, so any heading ends the list)."""
     match = SECTION.search(text)
     if not match:
         return None
-    level = len(match.group(1))
-    for heading in HEADING.finditer(text, match.end()):
-        if len(heading.group(1)) <= level:
-            return match.end(), heading.start()
-    return match.end(), len(text)
+    following = HEADING.search(text, match.end())
+    return match.end(), following.start() if following else len(text)
 
 
 def extract(doc) -> list[Recommendation]:
@@ -62,13 +67,17 @@ def extract(doc) -> list[Recommendation]:
     section = SECTION.search(doc.text).group(0).lstrip("#").strip()
     clean = CleanText(doc.text, [tuple(p) for p in doc.line_map])
     items: list[list[int]] = []  # [start, end] of each recommendation
+    top_kind = None  # "numbered" or "bullet": whichever the first item uses; the other kind is a sub-item
     offset = span[0]
     for line in doc.text[span[0]:span[1]].splitlines(keepends=True):
         start, end = offset, offset + len(line.rstrip())
         offset += len(line)
         if not line.strip():
             continue
-        if not line[0].isspace() and TOP_ITEM.match(line.rstrip()):
+        item = TOP_ITEM.match(line.rstrip()) if not line[0].isspace() else None
+        kind = ("numbered" if item.group(1) else "bullet") if item else None
+        top_kind = top_kind or kind
+        if item and kind == top_kind:
             items.append([start, end])
         elif items:
             items[-1][1] = end  # sub-item or continuation paragraph
@@ -79,12 +88,13 @@ def extract(doc) -> list[Recommendation]:
         explicit = first.group(1)
         content = re.sub(r"\s+", " ", first.group(2)).strip()
         headline = FIRST_SENTENCE.match(content)
+        main, touched = themes_of(body)
         records.append(Recommendation(
             council=doc.council, doc_id=doc.doc_id, title=doc.title, date=doc.date,
             source_path=doc.source_path, section=section,
             number=int(explicit) if explicit else number,
             headline=(headline.group(1) if headline else content).strip(),
-            text=body, theme=theme_of(body), start=start, end=end,
+            text=body, theme=main, themes=[main] + [t for t in touched if t != main], start=start, end=end,
             line_start=clean.line_at(start), line_end=clean.line_at(end - 1),
         ))
     return records

@@ -1,0 +1,132 @@
+"""Answers: citation checking, refusal, recommendations, comparisons, export — with the real pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.answer import Assistant, verify_answer
+from assistant.cli import main
+from assistant.export import answer_markdown
+from assistant.verify import cited_numbers, split_sentences, support
+
+DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
+
+
+@pytest.fixture(scope="module")
+def accounts_passages(retriever):
+    return retriever.search_scope(retriever.analyse("What did peers say about Derby's accounts?"), k=5)
+
+
+def test_sentences_and_citation_marks_are_parsed():
+    text = "The accounts were late [1]. Auditors raised concerns [2, 3].\nIt was serious [1-2]."
+    sentences = split_sentences(text)
+    assert len(sentences) == 3
+    assert [cited_numbers(s) for s in sentences] == [[1], [2, 3], [1, 2]]
+
+
+def test_support_needs_the_words_and_the_numbers():
+    passage = "This has amounted to a loss of £135m since 2010 with more needed by 2019/20."
+    assert support("Derby has lost £135m since 2010", passage).supported
+    assert not support("Derby has lost £150m since 2010", passage).supported  # wrong figure
+    assert not support("Residents love the new swimming pool and library", passage).supported
+
+
+def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(accounts_passages):
+    sentence = "Derby had not finalised its 2015/16 financial accounts"
+    holder = next(p for p in accounts_passages if support(sentence, p.chunk.text).supported)
+    other = next(p for p in accounts_passages if not support(sentence, p.chunk.text).supported)
+    kept, removed = verify_answer(f"{sentence} [{other.n}].", accounts_passages)
+    assert not removed and len(kept) == 1
+    assert support(sentence, holder.chunk.text).supported
+    assert all(support(kept[0].text, next(p for p in accounts_passages if p.n == n).chunk.text).supported
+               for n in kept[0].citations)
+    assert "re-cited" in kept[0].note
+
+
+def test_an_unsupported_sentence_is_removed_never_shown_as_cited(accounts_passages):
+    kept, removed = verify_answer(
+        "Derby had not finalised its 2015/16 financial accounts [1]. "
+        "The council plans to open twelve new libraries in 2025 [1].",
+        accounts_passages,
+    )
+    assert any("libraries" in r for r in removed)
+    assert all("libraries" not in s.text for s in kept)
+
+
+def test_recommendations_are_listed_completely(assistant):
+    derby = assistant.ask("List the key recommendations for Derby")
+    assert derby.kind == "recommendations" and not derby.refused
+    assert len(derby.citations) == 11
+    assert "Close the 2015/16 and 2016/17 accounts" in derby.text
+    assert all(c.council == DERBY for c in derby.citations)
+    derbyshire = assistant.ask("What did peers recommend to Derbyshire?")
+    assert len(derbyshire.citations) == 7 and all(c.council == DERBYSHIRE for c in derbyshire.citations)
+    both = assistant.ask("What are the key recommendations for both councils?")
+    assert len(both.citations) == 18
+    for c in both.citations:  # each cited span is the recommendation, checkable in the original lines
+        assert c.quote in c.text and c.line_start <= c.line_end
+
+
+def test_recommendations_on_one_theme(assistant):
+    answer = assistant.ask("Which of Derby's key recommendations concern finance?")
+    texts = " ".join(c.text for c in answer.citations)
+    assert 0 < len(answer.citations) < 11
+    assert "accounts" in texts and "financial strategy" in texts
+
+
+def test_an_ambiguous_question_asks_which_council(assistant):
+    answer = assistant.ask("What did peers say about the council's accounts?")
+    assert answer.kind == "clarify"
+    assert DERBY in answer.text and DERBYSHIRE in answer.text
+
+
+@pytest.mark.slow
+def test_end_to_end_cited_answer_from_the_real_model(assistant):
+    answer = assistant.ask("What did peers say about Derby's accounts?")
+    assert not answer.refused, answer.raw
+    assert answer.citations and all(c.council == DERBY for c in answer.citations)
+    assert any("accounts" in c.text for c in answer.citations)
+    for sentence in answer.sentences:  # every shown sentence is supported by what it cites
+        cited = [c for c in answer.citations if c.n in sentence.citations]
+        assert cited and any(support(sentence.text, c.text).supported for c in cited)
+    for c in answer.citations:
+        assert c.quote and c.quote in c.text
+
+
+@pytest.mark.slow
+def test_an_unanswerable_question_is_refused(assistant):
+    answer = assistant.ask("What is the salary of Derby's Chief Executive?")
+    assert answer.refused
+    assert answer.text.startswith("The reports do not say")
+
+
+@pytest.mark.slow
+def test_comparison_answers_each_council_side_by_side(assistant):
+    answer = assistant.ask("How do Derby and Derbyshire compare on partnership working?")
+    assert answer.kind in ("comparison", "refusal")
+    assert f"**{DERBY}:**" in answer.text and f"**{DERBYSHIRE}:**" in answer.text
+    councils = {p.chunk.council for p in answer.passages}
+    assert councils == {DERBY, DERBYSHIRE}
+
+
+@pytest.mark.slow
+def test_ask_cli_json_and_markdown_export(home, small_model_settings):
+    runner = CliRunner()
+    args = ["--home", str(home), "--model", small_model_settings.model, "ask"]
+    result = runner.invoke(main, args + ["--json", "List the key recommendations for Derbyshire"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    assert set(data) >= {"answer", "citations", "refused"} and data["refused"] is False
+    assert set(data["citations"][0]) >= {"n", "doc_id", "title", "council", "section", "text", "line_start", "line_end"}
+    result = runner.invoke(main, args + ["--markdown", "List the key recommendations for Derbyshire"])
+    assert "| # | Quote | Document | Section | Lines | Council | Date |" in result.output
+
+
+def test_markdown_export_escapes_table_cells(assistant):
+    answer = assistant.ask("List the key recommendations for Derbyshire")
+    answer.citations[0].quote = "a | b"
+    markdown = answer_markdown(answer)
+    assert "a \\| b" in markdown and answer.question in markdown

@@ -1,0 +1,111 @@
+"""Hybrid retrieval over the real corpus: names and figures findable, council scope respected, CLI output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from assistant.retrieval import Filters, tokenize
+from assistant.scope import analyse, build_councils
+
+DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
+
+
+@pytest.fixture(scope="module")
+def councils():
+    return build_councils([DERBY, DERBYSHIRE], {DERBYSHIRE: "Derbyshire County Council (DCC) is"})
+
+
+def test_tokenize_keeps_numbers_and_money():
+    assert "135m" in tokenize("a loss of £135m since 2010")
+    assert {"section", "24"} <= set(tokenize("Section 24 notice"))
+    assert tokenize("recommendations") == tokenize("recommendation")
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What did peers say about Derby's accounts?", [DERBY]),
+    ("How is Derby City doing on finance?", [DERBY]),
+    ("What did the city council do about taxi licensing?", [DERBY]),
+    ("Is DCC financially sustainable?", [DERBYSHIRE]),
+    ("What did the county council's peers think?", [DERBYSHIRE]),
+    ("Derbyshire's reserves", [DERBYSHIRE]),
+    ("How do Derby and Derbyshire compare on partnership working?", [DERBY, DERBYSHIRE]),
+    ("What is the Enterprising Council approach?", []),
+])
+def test_councils_are_detected_without_confusing_derby_and_derbyshire(councils, question, expected):
+    assert analyse(question, councils).councils == expected
+
+
+def test_comparisons_ambiguity_and_recommendation_intent(councils):
+    assert analyse("How do Derby and Derbyshire compare on finance?", councils).comparison
+    assert analyse("What did peers say about the council's finances?", councils).ambiguous
+    assert not analyse("What did peers say about Derby's finances?", councils).ambiguous
+    listing = analyse("List the key recommendations on finance for Derbyshire", councils)
+    assert listing.recommendations and "Financial planning and management" in listing.themes
+    assert not analyse("What was the Section 24 recommendation?", councils).recommendations
+
+
+def test_follow_ups_inherit_or_swap_the_council(councils):
+    first = analyse("What did peers say about Derby's partnership working?", councils)
+    swapped = analyse("What about Derbyshire?", councils, [first])
+    assert swapped.councils == [DERBYSHIRE]
+    assert "partnership working" in swapped.query and "Derby's" not in swapped.query
+    inherited = analyse("And what did they recommend?", councils, [first])
+    assert inherited.councils == [DERBY] and inherited.inferred and inherited.recommendations
+
+
+@pytest.mark.parametrize("query, must_contain", [
+    ("Section 24", "Section 24"),
+    ("£135m", "£135m"),
+    ("Judith Hurcombe", "Judith Hurcombe"),
+    ("Infinity Park", "Infinity Park"),
+])
+def test_names_and_figures_are_found(retriever, query, must_contain):
+    passages = retriever.search(query, k=3)
+    assert any(must_contain in p.chunk.text for p in passages), [p.chunk.chunk_id for p in passages]
+
+
+def test_a_question_about_derby_gets_no_derbyshire_passages(retriever):
+    scope = retriever.analyse("What did peers say about Derby's accounts?")
+    passages = retriever.search_scope(scope, k=5)
+    assert passages and all(p.chunk.council == DERBY for p in passages)
+    assert any("accounts" in p.chunk.text for p in passages)
+
+
+def test_explicit_filters(retriever):
+    passages = retriever.search("partnership working", k=10, filters=Filters(kinds=["press release"]))
+    assert passages and {p.chunk.kind for p in passages} == {"press release"}
+    passages = retriever.search("partnership working", k=10, filters=Filters(years=[2018]))
+    assert passages and {p.chunk.year for p in passages} == {2018}
+    assert retriever.search("partnership", k=5, filters=Filters(councils=["No Such Council"])) == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_every_mode_ranks_the_relevant_passage_first_for_a_plain_query(retriever, mode):
+    passages = retriever.search("Ofsted judged children's services to be good", k=5, mode=mode)
+    assert any("Ofsted" in p.chunk.text for p in passages[:3])
+    assert [p.rank for p in passages] == list(range(len(passages)))
+
+
+def test_search_cli_json_and_stdin(home):
+    runner = CliRunner()
+    result = runner.invoke(main, ["--home", str(home), "search", "--json", "-k", "2", "Section 24", "£135m"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [r["query"] for r in rows] == ["Section 24", "£135m"]
+    first = rows[0]["results"][0]
+    assert set(first) >= {"rank", "score", "text", "doc_id", "title", "council", "section", "start", "end",
+                          "source_path", "line_start", "line_end"}
+    result = runner.invoke(main, ["--home", str(home), "search", "--json", "--council", DERBYSHIRE],
+                           input="partnership working\n\nreserves\n")
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(rows) == 2 and all(r["council"] == DERBYSHIRE for row in rows for r in row["results"])
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "search", "anything"])
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "Traceback" not in result.output
