@@ -22,6 +22,10 @@ STOPWORDS = frozenset(
     "to was we were what when where which who whom why will with would you your about tell".split()
 )
 MODES = ("hybrid", "dense", "lexical")
+QUESTION_WORDS = frozenset(
+    "peer peers team say said council councils report reports think thought find found tell list "
+    "mention mentioned describe".split()
+)
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +82,12 @@ class Retriever:
         self.settings = settings
         self.embedder = get_embedder(settings.embedding_model, settings.embedding_batch_size)
         self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        self.bm25.index([tokenize(c.embedding_text()) for c in index.chunks] or [["empty"]], show_progress=False)
+        corpus_tokens = [tokenize(c.embedding_text()) for c in index.chunks]
+        self.bm25.index(corpus_tokens or [["empty"]], show_progress=False)
+        self.doc_freq: dict[str, int] = {}
+        for tokens in corpus_tokens:
+            for token in set(tokens):
+                self.doc_freq[token] = self.doc_freq.get(token, 0) + 1
         texts: dict[str, str] = {}
         for doc in index.documents.values():
             texts[doc.council] = texts.get(doc.council, "") + "\n" + doc.text
@@ -132,6 +141,21 @@ class Retriever:
             Passage(self.index.chunks[p], fused[p], rank, dense_scores.get(p), lexical_scores.get(p), n=rank + 1)
             for rank, p in enumerate(best)
         ]
+
+    def coverage(self, scope: Scope, passages: list[Passage]) -> float:
+        """Share of the question's informative words (weighted by rarity) that the passages contain.
+
+        Words every question about these reports uses (peers, council, say…) and the council names
+        the filter already enforces don't count. A low value means the passages are about something else."""
+        query = strip_councils(scope.query, [c for c in self.councils if c.name in scope.councils])
+        ignored = set(tokenize(" ".join(QUESTION_WORDS)))
+        terms = [t for t in tokenize(query) if t not in ignored]
+        if not terms:
+            return 1.0
+        found = {t for p in passages for t in tokenize(p.chunk.embedding_text())}
+        total = len(self.index.chunks) + 1
+        weight = {t: np.log(total / (self.doc_freq.get(t, 0) + 0.5)) for t in terms}
+        return sum(weight[t] for t in terms if t in found) / (sum(weight.values()) or 1.0)
 
     def search_scope(self, scope: Scope, k: int | None = None, filters: Filters | None = None,
                      mode: str = "hybrid") -> list[Passage]:
