@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import bisect
 import html
+import logging
 import os
 import re
 import tempfile
 import threading
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    import gradio
+
+    from assistant.answer import Answer, Assistant, Citation
+    from assistant.scope import Scope
+    from assistant.store import DocumentRecord, Index
+
+log = logging.getLogger(__name__)
 
 TITLE = "Council peer challenge assistant"
 LOADING_MODEL = "Loading the language model (first question only)…"
@@ -37,7 +49,12 @@ EXAMPLES = [
     "List the key recommendations for Derbyshire",
     "What about Derbyshire?",
 ]
+PLACEHOLDER = (
+    "**Ask a question about the reports.** Answers cite the passages they come from — click a citation "
+    "to see it highlighted. Try an example below, or narrow the search with the filters."
+)
 EXPORT_DIR_PREFIX = "council-assistant-export-"
+T = TypeVar("T")
 
 # --- shared state ------------------------------------------------------------------------------
 
@@ -50,18 +67,18 @@ class Backend:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.export_dir = Path(tempfile.mkdtemp(prefix=EXPORT_DIR_PREFIX))
+        self._export_dir: Path | None = None
         self._lock = threading.Lock()
-        self._index = None
+        self._index: Index | None = None
         self._retriever = None
-        self._assistants: dict[tuple[str, int], object] = {}
+        self._assistants: dict[tuple[str, int], Assistant] = {}
 
     @property
     def ready(self) -> bool:
         """Whether the retriever (embedding model and index) is loaded."""
         return self._retriever is not None
 
-    def index(self):
+    def index(self) -> Index:
         from assistant.store import load_index
 
         with self._lock:
@@ -69,7 +86,7 @@ class Backend:
                 self._index = load_index(self.settings)
             return self._index
 
-    def assistant(self, model: str, max_answer_tokens: int):
+    def assistant(self, model: str, max_answer_tokens: int) -> Assistant:
         """The shared Assistant for this model and answer length (models are loaded once per process)."""
         from assistant.answer import Assistant
         from assistant.retrieval import Retriever
@@ -90,19 +107,20 @@ class Backend:
         from assistant.retrieval import Retriever
         from assistant.store import load_index
 
-        index = load_index(self.settings)
-        retriever = Retriever(index, self.settings) if self._retriever is not None else None
         with self._lock:
-            self._index, self._retriever = index, retriever
-            for assistant in self._assistants.values():
-                assistant.retriever = retriever
+            self._index = load_index(self.settings)
+            if self._retriever is not None:
+                self._retriever = Retriever(self._index, self.settings)
+                for assistant in self._assistants.values():
+                    assistant.retriever = self._retriever
 
-    def document(self, doc_id: str):
+    def document(self, doc_id: str) -> DocumentRecord | None:
         return self.index().documents.get(doc_id)
 
     def write_export(self, markdown: str, question: str) -> str:
+        self._export_dir = self._export_dir or Path(tempfile.mkdtemp(prefix=EXPORT_DIR_PREFIX))
         slug = re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")[:48] or "answer"
-        path = self.export_dir / f"{slug}-{uuid.uuid4().hex[:6]}.md"
+        path = self._export_dir / f"{slug}-{uuid.uuid4().hex[:6]}.md"
         path.write_text(markdown, encoding="utf-8")
         return str(path)
 
@@ -112,7 +130,7 @@ class Evidence:
     """What the evidence panel shows for one question."""
 
     heading: str
-    citations: list  # list[Citation]; passages before the answer is checked are shown as citations too
+    citations: list[Citation]  # before the answer is checked: the retrieved passages
     phase: str  # "passages" while the answer is written, then "answer"
     removed: list[str] = field(default_factory=list)
 
@@ -122,12 +140,11 @@ class Session:
     """One browser session's conversation."""
 
     messages: list[dict] = field(default_factory=list)  # what the chat shows
-    scopes: list = field(default_factory=list)  # list[Scope], for follow-up questions
+    scopes: list[Scope] = field(default_factory=list)  # for follow-up questions
     evidence: dict[int, Evidence] = field(default_factory=dict)  # by turn
     turns: int = 0
-    export_path: str | None = None
     draft: str = ""  # the model's raw draft while an answer is being written
-    pending: bool = False  # an answer is being written
+    writing: int | None = None  # the turn being answered; None once answered or stopped
 
 
 # --- HTML for the evidence panel and the report view (every piece of document text escaped) ---
@@ -138,8 +155,8 @@ def esc(text: str) -> str:
 
 
 def chat_safe(text: str) -> str:
-    """Text for the chat's Markdown with angle brackets escaped, so markup in a report shows as text."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Text for the chat's Markdown: markup in a report shows as text, and no image is fetched."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("![", "!\\[")
 
 
 def highlighted(text: str, quote: str) -> str:
@@ -155,14 +172,20 @@ def short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def card_html(c, turn: int, active: bool) -> str:
+def short_title(title: str, council: str) -> str:
+    """The title without a leading council name, which the card already shows."""
+    rest = title[len(council):].lstrip(" :–-") if title.startswith(council) else ""
+    return rest[:1].upper() + rest[1:] if rest else title
+
+
+def card_html(c: Citation, turn: int, active: bool) -> str:
     where = f"{c.section} · lines {c.line_start}–{c.line_end} · {c.date}" if c.section else \
         f"lines {c.line_start}–{c.line_end} · {c.date}"
     return (
         f'<details class="ca-card{" active" if active else ""}" id="cite-{turn}-{c.n}" '
         f'data-n="{c.n}" data-council="{esc(c.council)}"{" open" if active else ""}>'
         f'<summary><span class="ca-n">[{c.n}]</span> <span class="ca-src"><b class="ca-council">{esc(c.council)}</b>'
-        f' · {esc(c.title)}</span><span class="ca-meta">{esc(where)}</span>'
+        f' · {esc(short_title(c.title, c.council))}</span><span class="ca-meta">{esc(where)}</span>'
         f'<span class="ca-preview">{esc(short(c.quote or c.text))}</span></summary>'
         f'<div class="ca-passage">{highlighted(c.text, c.quote)}</div>'
         f'<button type="button" class="ca-open" data-report data-turn="{turn}" data-n="{c.n}">'
@@ -190,7 +213,7 @@ def evidence_html(evidence: Evidence | None, turn: int, active: int | None = Non
             f"<h3>{esc(evidence.heading)}</h3>{cards}{removed}</div>")
 
 
-def report_html(doc, citation) -> str:
+def report_html(doc: DocumentRecord, citation: Citation) -> str:
     """The whole cleaned report, each line with its original line number, the cited passage marked."""
     text = doc.text
     start, end = citation.start, citation.end
@@ -201,19 +224,24 @@ def report_html(doc, citation) -> str:
     q_start, q_end = (start + at, start + at + len(citation.quote)) if at >= 0 else (-1, -1)
     offsets = [offset for offset, _ in doc.line_map]
     rows = []
-    offset = 0
+    offset, previous = 0, None
     for line in text.splitlines(keepends=True):
         a, b = offset, offset + len(line.rstrip("\n"))
         offset += len(line)
         number = doc.line_map[max(bisect.bisect_right(offsets, a) - 1, 0)][1] if doc.line_map else 0
+        heading = re.match(r"#{1,6} ", line)
+        if heading:  # show the heading, not its Markdown marks
+            a = min(a + heading.end(), b)
         cuts = sorted({a, b, *(x for x in (q_start, q_end) if a < x < b)})
         pieces = []
         for x, y in zip(cuts, cuts[1:]):
             piece = esc(text[x:y])
             pieces.append(f"<mark>{piece}</mark>" if q_start <= x and y <= q_end else piece)
         classes = "ca-ln" + (" in" if a < end and b >= start and end > start else "")
-        classes += " h" if line.startswith("#") else ""
-        rows.append(f'<div class="{classes}"><span class="no">{number}</span>'
+        classes += " h" if heading else ""
+        shown_number = number if number != previous else ""  # blank lines the cleaning added share a number
+        previous = number
+        rows.append(f'<div class="{classes}"><span class="no">{shown_number}</span>'
                     f'<span class="tx">{"".join(pieces) or "&nbsp;"}</span></div>')
     return (
         '<div class="ca-report">'
@@ -236,11 +264,13 @@ EVIDENCE_CSS = """
   column-gap: .5rem; list-style: none; }
 .ca-card summary::-webkit-details-marker { display: none; }
 .ca-n { grid-row: span 3; font-weight: 700; color: var(--color-accent); }
+.ca-card summary > * { min-width: 0; overflow-wrap: anywhere; }
 .ca-src { font-size: .92rem; }
 .ca-meta { font-size: .8rem; color: var(--body-text-color-subdued); }
 .ca-preview { font-size: .85rem; color: var(--body-text-color-subdued); font-style: italic; }
 .ca-card[open] .ca-preview { display: none; }
-.ca-passage { white-space: pre-wrap; font-size: .9rem; line-height: 1.5; padding: 0 .8rem .4rem; }
+.ca-passage { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .9rem; line-height: 1.5;
+  padding: 0 .8rem .4rem; }
 mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; }
 .ca-open, .ca-close { margin: 0 .8rem .6rem; font-size: .82rem; padding: .2rem .6rem; border-radius: 6px;
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); cursor: pointer; }
@@ -317,10 +347,15 @@ PAGE_CSS = """
 #ca-header p { margin-top: .2rem; color: var(--body-text-color-subdued); }
 #ca-status p { margin: 0; font-size: .9rem; color: var(--body-text-color-subdued); }
 #ca-scope p { margin: 0; font-size: .88rem; }
-#ca-evidence-col { max-height: calc(100vh - 120px); overflow-y: auto; position: sticky; top: 8px; }
-#ca-chat a[href^="#cite-"] { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .1em;
+#ca-chat a[href^="#cite-"] { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .15em;
   border-radius: 4px; background: var(--color-accent-soft); }
-@media (max-width: 760px) { #ca-evidence-col { max-height: none; position: static; } }
+@media (min-width: 900px) {
+  #ca-main { display: grid !important; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); align-items: start; }
+  #ca-chat-col { grid-column: 1; grid-row: 1; }
+  #ca-controls { grid-column: 1; grid-row: 2; }
+  #ca-evidence-col { grid-column: 2; grid-row: 1 / span 2; position: sticky; top: 8px; align-self: start;
+    max-height: calc(100vh - 16px); overflow-y: auto; flex-wrap: nowrap; }
+}
 """
 
 # --- chat messages ------------------------------------------------------------------------------
@@ -331,7 +366,7 @@ def linked(text: str, numbers: set[int], turn: int) -> str:
     return re.sub(r"\[(\d+)\]", lambda m: f"[[{m[1]}]](#cite-{turn}-{m[1]})" if int(m[1]) in numbers else m[0], text)
 
 
-def answer_message(answer, turn: int) -> str:
+def answer_message(answer: Answer, turn: int) -> str:
     """The checked answer for the chat, with clickable citations and notes on what was refused or removed."""
     numbers = {c.n for c in answer.citations}
     parts = [linked(chat_safe(answer.text), numbers, turn)]
@@ -346,7 +381,7 @@ def answer_message(answer, turn: int) -> str:
     return "\n\n".join(parts)
 
 
-def answer_evidence(answer) -> Evidence:
+def answer_evidence(answer: Answer) -> Evidence:
     from assistant.answer import Citation
 
     if answer.kind == "clarify":
@@ -360,8 +395,9 @@ def answer_evidence(answer) -> Evidence:
                     answer.removed)
 
 
-def describe_filters(scope, councils: list[str], kinds: list[str], years: list[str]) -> str:
-    chosen = [", ".join(values) for values in (councils, kinds, years) if values]
+def describe_filters(scope: Scope, councils: list[str], kinds: list[str], years: list[str]) -> str:
+    """What was searched: the user's filters and the ones the assistant applied by itself."""
+    chosen = [chat_safe(", ".join(values)) for values in (councils, kinds, years) if values]
     lines = [f"**Your filters:** {'; '.join(chosen)}"] if chosen else []
     automatic = scope.describe()
     if automatic != "no filters (all documents)":
@@ -374,8 +410,57 @@ def describe_filters(scope, councils: list[str], kinds: list[str], years: list[s
 # --- the app ----------------------------------------------------------------------------------
 
 
-def build_app(settings: Settings):
-    """The Gradio Blocks app (queued); serve it with `launch`, which adds the theme, styles and offline setup."""
+async def in_background(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """The items of `start()`, produced on a worker thread.
+
+    Stopping the consumer (Gradio cancels it when Stop is pressed) takes effect at once instead of
+    waiting for the model to finish its current step; the worker then closes the iterator at its
+    next item, which frees the model for the next question.
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue = asyncio.Queue()
+    stopped = threading.Event()
+    done = object()
+
+    def send(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(items.put_nowait, item)
+        except RuntimeError:  # the event loop has closed: the server is shutting down
+            stopped.set()
+
+    def work() -> None:
+        iterator = None
+        try:
+            iterator = start()
+            for item in iterator:
+                if stopped.is_set():
+                    break
+                send(item)
+        except Exception as exc:  # re-raised in the consumer
+            send(exc)
+        finally:
+            if iterator is not None and hasattr(iterator, "close"):
+                iterator.close()
+            send(done)
+
+    threading.Thread(target=work, name="answer", daemon=True).start()
+    try:
+        while (item := await items.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+
+
+def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
+    """The Gradio Blocks app (queued); serve it with `launch`, which adds the theme, styles and offline setup.
+
+    With custom_models=False users choose only among the shipped and configured models, not any file
+    path or server address (for an app shared on the network).
+    """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
 
@@ -385,6 +470,7 @@ def build_app(settings: Settings):
     model_choices = list(SHIPPED_MODELS)
     if settings.model not in {value for _, value in model_choices}:
         model_choices.append((settings.model, settings.model))
+    offered = {value for _, value in model_choices}
 
     def filter_choices():
         """Councils, kinds and years in the index, and the documents table."""
@@ -404,11 +490,11 @@ def build_app(settings: Settings):
             council_box: gr.Dropdown(choices=council_list, value=[c for c in councils or [] if c in council_list]),
             kind_box: gr.Dropdown(choices=kind_list, value=[k for k in kinds or [] if k in kind_list]),
             year_box: gr.Dropdown(choices=year_list, value=[y for y in years or [] if y in year_list]),
-            docs_table: rows,
+            docs_table: gr.Dataframe(value=rows, label=f"Documents in the index ({len(rows)})"),
             status: f"⚠️ {problem}" if problem else gr.skip(),
         }
 
-    def respond(question, session, councils, kinds, years, model, k, length):
+    async def respond(question, session, councils, kinds, years, model, k, length):
         question = (question or "").strip()
         if not question:
             yield {status: "Type a question first."}
@@ -419,22 +505,27 @@ def build_app(settings: Settings):
         session.messages.append({"role": "assistant", "content": f"_{SEARCHING}_"})
 
         def say(text: str) -> None:
-            session.messages[-1] = {"role": "assistant", "content": text}
+            if session.writing == turn:  # a stopped answer keeps the message Stop gave it
+                session.messages[-1] = {"role": "assistant", "content": text}
 
-        session.pending, session.draft = True, ""
-
-        first = LOADING_INDEX if not backend.ready else SEARCHING
+        session.writing, session.draft = turn, ""
+        first = SEARCHING if backend.ready else LOADING_INDEX
         say(f"_{first}_")
         yield {chatbot: session.messages, question_box: "", status: first, session_state: session}
+        filters = Filters(list(councils or []), list(kinds or []), [int(y) for y in years or []])
+        history = list(session.scopes)
+
+        def answer_events():
+            if not custom_models and model not in offered:
+                raise AssistantError(f"This server offers only these models: {', '.join(sorted(offered))}.")
+            return backend.assistant(model or settings.model, int(length)).stream(question, history, filters, int(k))
+
         try:
-            assistant = backend.assistant(model or settings.model, int(length))
-            filters = Filters(list(councils or []), list(kinds or []), [int(y) for y in years or []])
-            if first == LOADING_INDEX:
-                say(f"_{SEARCHING}_")
-                yield {chatbot: session.messages, status: SEARCHING}
-            for event in assistant.stream(question, list(session.scopes), filters, int(k)):
+            async for event in in_background(answer_events):
                 if event.kind == "scope":
-                    yield {scope_md: describe_filters(event.data, councils or [], kinds or [], years or [])}
+                    say(f"_{SEARCHING}_")
+                    yield {chatbot: session.messages, status: SEARCHING,
+                           scope_md: describe_filters(event.data, councils or [], kinds or [], years or [])}
                 elif event.kind == "passages":
                     from assistant.answer import Citation
 
@@ -452,34 +543,37 @@ def build_app(settings: Settings):
                     say(f"_Draft — being checked against the passages…_\n\n{chat_safe(session.draft)} ▍")
                     yield {chatbot: session.messages, status: WRITING}
                 elif event.kind == "answer":
+                    from assistant.export import answer_markdown
+
                     answer = event.data
-                    session.pending = False
                     session.scopes.append(answer.scope)
                     session.evidence[turn] = answer_evidence(answer)
                     say(answer_message(answer, turn))
-                    from assistant.export import answer_markdown
-
-                    session.export_path = backend.write_export(answer_markdown(answer), question)
+                    session.writing = None
+                    export = backend.write_export(answer_markdown(answer), question)
                     seconds = answer.timings.get("total", 0.0)
                     yield {
                         chatbot: session.messages,
                         evidence: evidence_html(session.evidence[turn], turn),
-                        status: f"Answered in {seconds:.1f} s." if seconds else "Answered.",
-                        export_button: gr.DownloadButton(value=session.export_path, interactive=True),
+                        status: f"Answered in {seconds:.1f} s." if seconds >= 0.1 else "Answered.",
+                        export_button: gr.DownloadButton(value=export, interactive=True),
                         session_state: session,
                     }
-        except AssistantError as exc:
-            session.pending = False
-            say(f"⚠️ {chat_safe(str(exc))}")
-            yield {chatbot: session.messages, status: "Something needs fixing: see the message above.",
+        except Exception as exc:  # shown in the conversation, which stays usable
+            if not isinstance(exc, AssistantError):
+                log.exception("answering %r failed", question)
+            say(f"⚠️ {chat_safe(str(exc) or type(exc).__name__)}")
+            session.writing = None
+            yield {chatbot: session.messages, status: "Something went wrong: see the message above.",
                    session_state: session}
 
     def stop(session):
-        if session.pending and session.messages:
-            session.pending = False
-            draft = chat_safe(session.draft.strip())
-            session.messages[-1] = {"role": "assistant", "content": f"{draft}\n\n_(stopped: unchecked draft)_"
-                                    if draft else "_(stopped)_"}
+        if session.writing is None or not session.messages:
+            return {status: gr.skip()}
+        session.writing = None
+        draft = chat_safe(session.draft.strip())
+        session.messages[-1] = {"role": "assistant", "content": f"{draft}\n\n_(stopped: unchecked draft)_"
+                                if draft else "_(stopped)_"}
         return {chatbot: session.messages, status: "Stopped.", session_state: session}
 
     def new_chat():
@@ -546,26 +640,33 @@ def build_app(settings: Settings):
                     elem_id="ca-header")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=340):
+                # DOM order chat, evidence, controls: a phone shows the evidence right under the chat, while
+                # PAGE_CSS puts the controls under the chat on wide screens.
+                with gr.Row(equal_height=False, elem_id="ca-main"):
+                    with gr.Column(scale=3, min_width=320, elem_id="ca-chat-col"):
                         chatbot = gr.Chatbot(
-                            label="Conversation", elem_id="ca-chat", height=460, buttons=["copy", "copy_all"],
-                            latex_delimiters=[], feedback_options=None, layout="panel",
-                            placeholder="Ask a question about the reports, or pick an example below.",
+                            show_label=False, elem_id="ca-chat", height=460, buttons=["copy", "copy_all"],
+                            latex_delimiters=[], feedback_options=None, layout="panel", placeholder=PLACEHOLDER,
                         )
-                        with gr.Row():
+                        with gr.Row(elem_id="ca-ask-row"):
                             question_box = gr.Textbox(
                                 show_label=False, placeholder="Ask about the reports…", scale=6, lines=1,
-                                max_lines=4, autofocus=True, elem_id="ca-question",
+                                max_lines=4, autofocus=True, elem_id="ca-question", min_width=150,
                             )
-                            ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ca-ask")
-                            stop_button = gr.Button("Stop", variant="stop", scale=1, min_width=80, elem_id="ca-stop")
+                            ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=64, elem_id="ca-ask")
+                            stop_button = gr.Button("Stop", variant="secondary", scale=1, min_width=64,
+                                                    elem_id="ca-stop")
                         status = gr.Markdown("Ready.", elem_id="ca-status")
                         scope_md = gr.Markdown("", elem_id="ca-scope")
                         with gr.Row():
                             new_button = gr.Button("New chat", size="sm", elem_id="ca-new")
                             export_button = gr.DownloadButton("Export answer (Markdown)", size="sm",
                                                               interactive=False, elem_id="ca-export")
+                    with gr.Column(scale=2, min_width=320, elem_id="ca-evidence-col"):
+                        evidence = gr.HTML(evidence_html(None, 0), elem_id="ca-evidence", css_template=EVIDENCE_CSS,
+                                           js_on_load=EVIDENCE_JS)
+                        report = gr.HTML("", elem_id="ca-report", css_template=EVIDENCE_CSS, js_on_load=REPORT_JS)
+                    with gr.Column(scale=3, min_width=320, elem_id="ca-controls"):
                         gr.Examples(EXAMPLES, inputs=question_box, label="Examples (the last is a follow-up)")
                         with gr.Accordion("Filters", open=True):
                             with gr.Row():
@@ -577,22 +678,20 @@ def build_app(settings: Settings):
                                                        elem_id="ca-years", min_width=140)
                         with gr.Accordion("Settings", open=False):
                             model_box = gr.Dropdown(
-                                label="Model", choices=model_choices, value=settings.model, allow_custom_value=True,
+                                label="Model", choices=model_choices, value=settings.model,
+                                allow_custom_value=custom_models, elem_id="ca-model",
                                 info="A shipped model, a path to a .gguf file, or an OpenAI-compatible server "
-                                     "written openai:<base url>#<model name>.", elem_id="ca-model",
+                                     "written openai:<base url>#<model name>." if custom_models else None,
                             )
                             with gr.Row():
                                 k_slider = gr.Slider(2, 12, value=settings.top_k, step=1, label="Passages per answer")
                                 length_slider = gr.Slider(64, 1024, value=settings.max_answer_tokens, step=32,
                                                           label="Longest answer (tokens)")
-                    with gr.Column(scale=2, min_width=320, elem_id="ca-evidence-col"):
-                        evidence = gr.HTML(evidence_html(None, 0), elem_id="ca-evidence", css_template=EVIDENCE_CSS,
-                                           js_on_load=EVIDENCE_JS)
-                        report = gr.HTML("", elem_id="ca-report", css_template=EVIDENCE_CSS, js_on_load=REPORT_JS)
             with gr.Tab("Documents", id="documents"):
                 docs_table = gr.Dataframe(
                     headers=["Title", "Council", "Kind", "Date", "Passages", "File"], interactive=False, wrap=True,
                     label="Documents in the index", elem_id="ca-docs",
+                    column_widths=["32%", "17%", "14%", "10%", "8%", "19%"],
                 )
                 gr.Markdown("### Add a report\nPDF, HTML, Word (.docx), Markdown or text. Leave the fields empty to "
                             "have them read from the document. The report is searchable as soon as indexing ends.")
@@ -601,10 +700,12 @@ def build_app(settings: Settings):
                                                                       ".md", ".markdown", ".text"],
                                      type="filepath", elem_id="ca-upload", min_width=260)
                     with gr.Column(min_width=260):
-                        upload_council = gr.Textbox(label="Council", placeholder="e.g. Derby City Council")
+                        upload_council = gr.Textbox(label="Council", placeholder="e.g. Derby City Council",
+                                                    elem_id="ca-upload-council")
                         upload_kind = gr.Dropdown(label="Kind", choices=KINDS, value=None, allow_custom_value=True)
                     with gr.Column(min_width=260):
-                        upload_date = gr.Textbox(label="Date", placeholder="YYYY, YYYY-MM or YYYY-MM-DD")
+                        upload_date = gr.Textbox(label="Date", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                                                 elem_id="ca-upload-date")
                         upload_title = gr.Textbox(label="Title")
                 add_button = gr.Button("Add and index", variant="primary", elem_id="ca-add")
                 ingest_log = gr.Markdown("", elem_id="ca-ingest-log")
@@ -640,10 +741,13 @@ def page_options() -> dict:
 
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           block: bool = True):
-    """Serve the app on host:port (this machine only by default); with block=False, return the running app."""
+           block: bool = True) -> gradio.Blocks:
+    """Serve the app on host:port (this machine only by default); with block=False, return the running app.
+
+    Served beyond this machine, users cannot point the app at other model files or servers.
+    """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    app = build_app(settings)
+    app = build_app(settings, custom_models=host in ("127.0.0.1", "localhost", "::1"))
     app.launch(
         server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block, inbrowser=False,
         show_error=True, quiet=not block, max_file_size=f"{settings.max_file_mb:g}mb", **page_options(),
