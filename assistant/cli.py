@@ -298,8 +298,12 @@ def evaluate(ctx, questions_path, configs, chunk_sizes, answers, limit, as_json,
     markdown = ev.retrieval_markdown(reports, questions, analysis)
     (out / "retrieval.md").write_text(markdown, encoding="utf-8")
     ev.plot_recall(reports, out / "recall_at_k.png")
+    (out / "retrieval_questions.jsonl").write_text("".join(
+        json.dumps({"config": r.name, **ev.as_json(q)}, ensure_ascii=False) + "\n" for r in reports for q in r.results),
+        encoding="utf-8")
     result = {"retrieval": [{k: v for k, v in vars(r).items() if k != "results"} for r in reports],
-              "refusal_threshold": analysis and {"chosen": analysis.chosen, "best": analysis.best}}
+              "refusal_thresholds": analysis and {"chosen": analysis.chosen, "best_cosine_alone": analysis.best_cosine,
+                                                  "best": analysis.best}}
     if answers:
         subset = ev.answer_subset(questions, limit)
         with tqdm(total=len(subset), desc="answers", unit="q", file=sys.stderr) as bar:

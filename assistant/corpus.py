@@ -228,8 +228,11 @@ def ingest_file(
         return IngestResult(path, "failed", str(exc))
 
     content_hash = file_sha256(path)
-    for existing in source_files(corpus_dir):
-        if file_sha256(existing) == content_hash:
+    size = path.stat().st_size
+    # Only files of the same size can have the same content: hashing just those keeps a large batch
+    # into a large corpus from reading every corpus file once per ingested file.
+    for existing in source_files(corpus_dir) if corpus_dir.is_dir() else []:
+        if existing.stat().st_size == size and file_sha256(existing) == content_hash:
             return IngestResult(path, "skipped", f"same content as {existing.name}", existing.stem)
 
     corpus_dir.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,6 @@ TOKEN_BUDGETS = (500, 1000, 2000)
 WRONG_COUNCIL_K = 5
 MIN_WORD_SHARE = 0.8  # share of a quote's words a passage must hold when the quote is not a plain substring
 MODES = ("hybrid", "dense", "lexical")
-TUNABLE = {"rrf_k": int, "candidates": int, "dense_weight": float, "lexical_weight": float, "top_k": int}
 WORD = re.compile(r"[0-9a-z£%]+(?:[.,'][0-9a-z]+)*")
 TRANSLATE = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
                            "–": "-", "—": "-", "‑": "-", "‒": "-", "−": "-", "\u00a0": " "})
@@ -183,27 +182,40 @@ class RetrievalConfig:
     """A way to retrieve: a mode plus Settings overrides, written like 'hybrid' or 'hybrid:rrf_k=20'."""
 
     mode: str
-    overrides: dict[str, float] = field(default_factory=dict)
+    overrides: dict[str, float | int | str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return ":".join([self.mode, *(f"{k}={v:g}" for k, v in self.overrides.items())])
+        return ":".join([self.mode, *(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in self.overrides.items())])
 
 
 def parse_config(spec: str) -> RetrievalConfig:
     mode, *parts = spec.strip().split(":")
     if mode not in MODES:
         raise AssistantError(f"Unknown retrieval config {spec!r}: start it with one of {', '.join(MODES)}.")
-    overrides: dict[str, float] = {}
+    tunable = tunable_settings()
+    overrides: dict[str, float | str] = {}
     for part in parts:
         key, _, value = part.partition("=")
-        if key not in TUNABLE:
-            raise AssistantError(f"In config {spec!r}, {key!r} can't be set: use one of {', '.join(TUNABLE)}.")
+        if key not in tunable:
+            raise AssistantError(f"In config {spec!r}, {key!r} can't be set: use one of {', '.join(tunable)}.")
         try:
-            overrides[key] = TUNABLE[key](value)
+            overrides[key] = tunable[key](value)
         except ValueError:
-            raise AssistantError(f"In config {spec!r}, {key}={value!r} is not a number.") from None
+            raise AssistantError(f"In config {spec!r}, {key}={value!r} is not a {tunable[key].__name__}.") from None
     return RetrievalConfig(mode, overrides)
+
+
+def tunable_settings() -> dict[str, type]:
+    """Settings a config may override: retrieval-time numbers and words (chunking needs --chunk-sizes)."""
+    import dataclasses
+
+    defaults = Settings()
+    skip = {"chunk_tokens", "chunk_overlap", "embedding_batch_size", "max_answer_tokens", "threads",
+            "context_tokens", "max_file_mb", "embedding_model", "model", "temperature"}
+    return {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(Settings)
+            if f.name not in skip and type(getattr(defaults, f.name)) in (int, float, str)}
 
 
 @dataclass
@@ -219,7 +231,8 @@ class QuestionResult:
     rr: float
     ndcg: float
     wrong_council: tuple[int, int] | None  # (wrong, looked at) in the top WRONG_COUNCIL_K
-    max_cosine: float  # best dense cosine among the top_k passages: what the refusal check sees
+    max_cosine: float  # best dense cosine among the top_k passages: one signal the refusal check sees
+    coverage: float  # share of the question's informative words the top_k passages hold: the other one
     top: list[str]  # chunk ids, best first
     seconds: dict[str, float]
 
@@ -232,14 +245,38 @@ def question_scopes(retriever, question: GoldQuestion):
     return retriever.analyse(question.question, history)
 
 
+class RememberedQueries:
+    """An embedder that embeds each query once, so comparing configs on one index doesn't repeat the
+    slowest step; it remembers how long each embedding took, for the latency figures."""
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+        self.vectors: dict[str, tuple[np.ndarray, float]] = {}
+
+    def encode_query(self, text: str) -> np.ndarray:
+        if text not in self.vectors:
+            started = time.perf_counter()
+            vector = self.embedder.encode_query(text)
+            self.vectors[text] = (vector, time.perf_counter() - started)
+        return self.vectors[text][0]
+
+    def seconds(self, text: str) -> float:
+        self.encode_query(text)
+        return self.vectors[text][1]
+
+    def __getattr__(self, name: str):
+        return getattr(self.embedder, name)
+
+
 def evaluate_question(retriever, question: GoldQuestion, mode: str, relevant_total: int) -> QuestionResult:
+    """Retrieval for one question; the retriever's embedder is a RememberedQueries, so 'search' is timed
+    without the embedding and 'embed' is the embedding alone."""
     settings = retriever.settings
     k = max(max(RECALL_KS), settings.candidates)  # a prefix of the same ranking (the pool stays `candidates`)
     t0 = time.perf_counter()
     scope = question_scopes(retriever, question)
     t1 = time.perf_counter()
-    if mode in ("hybrid", "dense"):
-        retriever.embedder.encode_query(scope.query)  # timed alone; search() embeds again
+    embed = retriever.embedder.seconds(scope.query) if mode in ("hybrid", "dense") else 0.0
     t2 = time.perf_counter()
     passages = retriever.search_scope(scope, k=k, mode=mode)
     t3 = time.perf_counter()
@@ -251,13 +288,14 @@ def evaluate_question(retriever, question: GoldQuestion, mode: str, relevant_tot
         top = passages[:WRONG_COUNCIL_K]
         wrong = (sum(p.chunk.council not in question.councils for p in top), len(top))
     cosines = [p.dense for p in passages[:settings.top_k] if p.dense is not None]  # none in lexical mode
+    coverage = retriever.coverage(scope, passages[:settings.top_k])
     return QuestionResult(
         id=question.id, kind=question.kind, docs=question.docs, answerable=question.answerable,
         recall={n: evidence_recall(quotes, texts[:n]) for n in RECALL_KS},
         budget_recall={b: evidence_recall(quotes, within_budget(texts, b)) for b in TOKEN_BUDGETS},
         rr=reciprocal_rank(relevance), ndcg=ndcg(relevance, 10, relevant_total),
-        wrong_council=wrong, max_cosine=max(cosines, default=0.0), top=[p.chunk.chunk_id for p in passages[:10]],
-        seconds={"analyse": t1 - t0, "embed": t2 - t1, "search": t3 - t2},
+        wrong_council=wrong, max_cosine=max(cosines, default=0.0), coverage=coverage, top=[p.chunk.chunk_id for p in passages[:10]],
+        seconds={"analyse": t1 - t0, "embed": embed, "search": t3 - t2},
     )
 
 
@@ -344,12 +382,14 @@ def evaluation_index(settings: Settings, chunk_tokens: int, chunk_overlap: int,
                      progress: Callable[[str, int, int], None] | None = None):
     """An index of the corpus chunked as asked: the settings' own index when it matches and is up to date,
     else one built in a scratch home (under the cache folder) from a copy of the corpus."""
+    from assistant.chunking import CHUNKER_VERSION
     from assistant.store import build_index, index_status, load_index, read_manifest
 
     manifest = read_manifest(settings.index_dir) or {}
     wanted = settings.replace(chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
-    if (manifest.get("chunk_tokens"), manifest.get("chunk_overlap")) == (chunk_tokens, chunk_overlap) \
-            and manifest.get("embedding_model") == settings.embedding_model and not index_status(settings).stale:
+    matches = {"chunk_tokens": chunk_tokens, "chunk_overlap": chunk_overlap, "chunker_version": CHUNKER_VERSION,
+               "embedding_model": settings.embedding_model}
+    if all(manifest.get(k) == v for k, v in matches.items()) and not index_status(settings).stale:
         return wanted, load_index(wanted)
     home = settings.cache_dir / "eval-homes" / corpus_key(settings.corpus_dir) / f"{chunk_tokens}-{chunk_overlap}"
     corpus = home / "corpus"
@@ -379,8 +419,11 @@ def compare_retrieval(settings: Settings, questions: list[GoldQuestion], configs
     for tokens, overlap in chunk_sizes:
         index_settings, index = evaluation_index(settings, tokens, overlap, build_progress)
         relevant = relevant_counts(index, questions)
+        queries = None
         for config in configs:
             retriever = Retriever(index, index_settings.replace(**config.overrides))
+            queries = queries or RememberedQueries(retriever.embedder)
+            retriever.embedder = queries
             results = []
             for question in questions:
                 results.append(evaluate_question(retriever, question, config.mode, relevant[question.id]))
@@ -389,44 +432,63 @@ def compare_retrieval(settings: Settings, questions: list[GoldQuestion], configs
     return reports
 
 
-# --- choosing the refusal threshold -------------------------------------------------------
+# --- choosing the refusal thresholds -------------------------------------------------------
 
 
 @dataclass
 class ThresholdPoint:
-    threshold: float
+    """Refuse when the top passages' max cosine < `cosine` and their word coverage < `coverage`."""
+
+    cosine: float
+    coverage: float  # above 1: coverage is ignored (cosine alone decides)
     refused_unanswerable: float  # share of unanswerable questions refused (want high)
     refused_answerable: float  # share of answerable questions refused (want low)
 
 
 @dataclass
 class ThresholdAnalysis:
-    answerable: list[float]
-    unanswerable: list[float]
-    curve: list[ThresholdPoint]
+    cosine_answerable: list[float]
+    cosine_unanswerable: list[float]
+    curve: list[ThresholdPoint]  # cosine alone
+    grid: list[ThresholdPoint]  # cosine and coverage together
     chosen: ThresholdPoint | None  # refuses >= 90% unanswerable with <= 5% false refusals, if any does
-    best: ThresholdPoint  # otherwise: the most unanswerable refused at <= 5% false refusals
+    best_cosine: ThresholdPoint  # the most unanswerable refused at <= 5% false refusals, cosine alone
+    best: ThresholdPoint  # the same with both signals
+
+
+COSINE_STEPS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.01)]
+COVERAGE_STEPS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+ALONE = 2.0  # a coverage threshold no question reaches: the cosine decides alone
 
 
 def refusal_thresholds(results: list[QuestionResult], target_refused: float = 0.9,
                        max_false: float = 0.05) -> ThresholdAnalysis:
-    """Sweep the max-cosine refusal threshold over the questions' top passages."""
-    good = sorted(r.max_cosine for r in results if r.answerable)
-    bad = sorted(r.max_cosine for r in results if not r.answerable)
-    curve = []
-    for threshold in np.round(np.arange(0.0, 1.0001, 0.01), 2):
-        curve.append(ThresholdPoint(float(threshold), share_below(bad, threshold), share_below(good, threshold)))
-    allowed = [p for p in curve if p.refused_answerable <= max_false]
-    best = max(allowed, key=lambda p: (p.refused_unanswerable, -p.threshold))
-    chosen = next((p for p in allowed if p.refused_unanswerable >= target_refused), None)
-    if chosen:  # the middle of the range that meets both targets, for a margin on either side
-        meeting = [p for p in allowed if p.refused_unanswerable >= target_refused]
-        chosen = meeting[len(meeting) // 2]
-    return ThresholdAnalysis(good, bad, curve, chosen, best)
+    """Sweep the refusal thresholds over the questions' top passages: cosine alone, then with coverage."""
+    good = [(r.max_cosine, r.coverage) for r in results if r.answerable]
+    bad = [(r.max_cosine, r.coverage) for r in results if not r.answerable]
+
+    def point(cosine: float, coverage: float) -> ThresholdPoint:
+        return ThresholdPoint(cosine, coverage, share_refused(bad, cosine, coverage),
+                              share_refused(good, cosine, coverage))
+
+    curve = [point(c, ALONE) for c in COSINE_STEPS]
+    grid = [point(c, v) for v in COVERAGE_STEPS for c in COSINE_STEPS]
+
+    def best_of(points: list[ThresholdPoint]) -> ThresholdPoint:
+        allowed = [p for p in points if p.refused_answerable <= max_false]
+        return max(allowed, key=lambda p: (p.refused_unanswerable, -p.refused_answerable, p.cosine))
+
+    meeting = [p for p in curve + grid
+               if p.refused_unanswerable >= target_refused and p.refused_answerable <= max_false]
+    chosen = min(meeting, key=lambda p: (p.refused_answerable, -p.refused_unanswerable)) if meeting else None
+    return ThresholdAnalysis([g[0] for g in good], [b[0] for b in bad], curve, grid, chosen,
+                             best_of(curve), best_of(grid))
 
 
-def share_below(values: list[float], threshold: float) -> float:
-    return sum(v < threshold for v in values) / len(values) if values else 0.0
+def share_refused(signals: list[tuple[float, float]], cosine: float, coverage: float) -> float:
+    if not signals:
+        return 0.0
+    return sum(c < cosine and v < coverage for c, v in signals) / len(signals)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -602,15 +664,18 @@ def beir_recall(ranked: list[str], qrels: dict[str, int], k: int = 100) -> float
     return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
 
 
-def beir_scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tuple[float, float]:
+Ranking = dict[str, list[tuple[str, float]]]  # query id -> (doc id, score), best first
+
+
+def beir_scores(rankings: Ranking, qrels: dict[str, dict[str, int]]) -> tuple[float, float]:
     """Mean nDCG@10 and Recall@100 over the judged queries."""
-    ids = list(qrels)
-    return (float(np.mean([beir_ndcg(rankings.get(q, []), qrels[q]) for q in ids])),
-            float(np.mean([beir_recall(rankings.get(q, []), qrels[q]) for q in ids])))
+    ranked = {q: [doc for doc, _ in rankings.get(q, [])] for q in qrels}
+    return (float(np.mean([beir_ndcg(ranked[q], qrels[q]) for q in qrels])),
+            float(np.mean([beir_recall(ranked[q], qrels[q]) for q in qrels])))
 
 
 def bm25_rankings(data: BeirData, query_ids: list[str], tokenizer: Callable[[str], list[str]],
-                  k1: float = 0.9, b: float = 0.4, depth: int = 1000) -> dict[str, list[str]]:
+                  k1: float = 0.9, b: float = 0.4, depth: int = 1000) -> Ranking:
     import bm25s
 
     model = bm25s.BM25(k1=k1, b=b)
@@ -619,7 +684,7 @@ def bm25_rankings(data: BeirData, query_ids: list[str], tokenizer: Callable[[str
     for q in query_ids:
         scores = model.get_scores(tokenizer(data.queries[q]))
         top = np.argsort(-scores, kind="stable")[:depth]
-        rankings[q] = [data.ids[i] for i in top if scores[i] > 0]
+        rankings[q] = [(data.ids[i], float(scores[i])) for i in top if scores[i] > 0]
     return rankings
 
 
@@ -662,25 +727,31 @@ def cached_vectors(settings: Settings, texts: list[str], label: str,
 
 
 def dense_rankings(data: BeirData, query_ids: list[str], doc_vectors: np.ndarray, query_vectors: np.ndarray,
-                   depth: int = 1000) -> dict[str, list[str]]:
+                   depth: int = 1000) -> Ranking:
     scores = query_vectors @ doc_vectors.T
     rankings = {}
     for row, q in enumerate(query_ids):
         top = np.argsort(-scores[row], kind="stable")[:depth]
-        rankings[q] = [data.ids[i] for i in top]
+        rankings[q] = [(data.ids[i], float(scores[row, i])) for i in top]
     return rankings
 
 
-def rrf(rankings: list[dict[str, list[str]]], weights: list[float], rrf_k: float,
-        depth: int = 100) -> dict[str, list[str]]:
-    """Weighted reciprocal rank fusion of several rankings per query (each cut to `depth`)."""
-    fused = {}
+def fuse_rankings(rankings: list[Ranking], weights: list[float], method: str = "rrf", rrf_k: float = 60,
+                  depth: int = 100) -> Ranking:
+    """Per query, each ranking cut to `depth` and combined like the app does: weighted reciprocal rank
+    ("rrf"), or weighted scores min-max scaled within each ranking ("scores")."""
+    fused: Ranking = {}
     for q in rankings[0]:
         scores: dict[str, float] = {}
         for ranking, weight in zip(rankings, weights):
-            for rank, doc in enumerate(ranking.get(q, [])[:depth]):
-                scores[doc] = scores.get(doc, 0.0) + weight / (rrf_k + rank + 1)
-        fused[q] = sorted(scores, key=lambda d: -scores[d])
+            top = ranking.get(q, [])[:depth]
+            if not top:
+                continue
+            high, low = top[0][1], top[-1][1]
+            for rank, (doc, score) in enumerate(top):
+                value = 1.0 / (rrf_k + rank + 1) if method == "rrf" else (score - low) / ((high - low) or 1.0)
+                scores[doc] = scores.get(doc, 0.0) + weight * value
+        fused[q] = sorted(scores.items(), key=lambda item: -item[1])
     return fused
 
 
@@ -695,8 +766,19 @@ class BeirRow:
 @dataclass
 class BeirReport:
     rows: list[BeirRow]
-    fusion: dict[str, float]  # rrf_k, dense_weight, lexical_weight, depth tuned on train
+    tuned: dict[str, dict]  # fusion method -> best settings on the train split
     tuning: list[dict]  # the train-split grid
+
+
+def tune_fusion(dense: Ranking, lexical: Ranking, qrels: dict[str, dict[str, int]]) -> list[dict]:
+    """nDCG@10 of every fusion setting in a small grid, on the queries of `qrels` (the train split)."""
+    dense = {q: dense[q] for q in qrels}
+    lexical = {q: lexical[q] for q in qrels}
+    grid = [("rrf", k, w) for k in (5, 10, 20, 40, 60, 100) for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)]
+    grid += [("scores", 0, w) for w in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)]
+    return [{"fusion": method, "rrf_k": k, "dense_weight": w, "lexical_weight": 1.0,
+             "train_ndcg10": beir_scores(fuse_rankings([dense, lexical], [w, 1.0], method, k), qrels)[0]}
+            for method, k, w in grid]
 
 
 def run_beir(folder: Path, settings: Settings, progress: Progress | None = None) -> BeirReport:
@@ -706,43 +788,41 @@ def run_beir(folder: Path, settings: Settings, progress: Progress | None = None)
     data = load_beir(folder)
     if "test" not in data.qrels:
         raise AssistantError(f"{folder}/qrels has no test.tsv: the benchmark is reported on the test split.")
-    test = list(data.qrels["test"])
-    train = list(data.qrels.get("train", {}))
-    judged = test + train
+    test_qrels = data.qrels["test"]
+    train_qrels = data.qrels.get("train", {})
+    judged = list(test_qrels) + [q for q in train_qrels if q not in test_qrels]
     rows: list[BeirRow] = []
 
     lexical = {}
     for name, tokenizer in (("ours", tokenize), ("lucene-like", lucene_tokenize)):
         lexical[name] = bm25_rankings(data, judged, tokenizer)
-        rows.append(BeirRow(f"BM25 k1=0.9 b=0.4, {name} tokenizer", *beir_scores(lexical[name], data.qrels["test"]),
-                            "title+text, bm25s"))
+        rows.append(BeirRow(f"BM25 k1=0.9 b=0.4, {name} tokenizer", *beir_scores(lexical[name], test_qrels),
+                            "title+text as one field, bm25s"))
     rows.append(BeirRow("BM25 k1=1.2 b=0.75, ours (the app's BM25)",
-                        *beir_scores(bm25_rankings(data, test, tokenize, 1.2, 0.75), data.qrels["test"])))
+                        *beir_scores(bm25_rankings(data, list(test_qrels), tokenize, 1.2, 0.75), test_qrels)))
 
     doc_vectors = cached_vectors(settings, data.texts, "corpus", progress)
     query_vectors = cached_vectors(settings, [data.queries[q] for q in judged], "queries")
     dense = dense_rankings(data, judged, doc_vectors, query_vectors)
-    rows.append(BeirRow(f"dense {Path(settings.embedding_model).name}", *beir_scores(dense, data.qrels["test"])))
+    rows.append(BeirRow(f"dense {Path(settings.embedding_model).name}", *beir_scores(dense, test_qrels)))
 
-    best_lexical = lexical["ours"]
-    default = rrf([dense, best_lexical], [1.0, 1.0], 60)
-    rows.append(BeirRow("hybrid RRF k=60, weights 1:1 (app defaults)", *beir_scores(default, data.qrels["test"])))
-    tuning = []
-    if train:
-        train_qrels = data.qrels["train"]
-        for rrf_k in (5, 10, 20, 40, 60, 100):
-            for dense_weight in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
-                fused = rrf([{q: dense[q] for q in train}, {q: best_lexical[q] for q in train}],
-                            [dense_weight, 1.0], rrf_k)
-                tuning.append({"rrf_k": rrf_k, "dense_weight": dense_weight, "lexical_weight": 1.0,
-                               "train_ndcg10": beir_scores(fused, train_qrels)[0]})
-        best = max(tuning, key=lambda t: t["train_ndcg10"])
-    else:
-        best = {"rrf_k": 60, "dense_weight": 1.0, "lexical_weight": 1.0, "train_ndcg10": float("nan")}
-    tuned = rrf([dense, best_lexical], [best["dense_weight"], best["lexical_weight"]], best["rrf_k"])
-    rows.append(BeirRow(f"hybrid RRF k={best['rrf_k']}, dense weight {best['dense_weight']:g} (tuned on train)",
-                        *beir_scores(tuned, data.qrels["test"]), f"train nDCG@10 {best['train_ndcg10']:.3f}"))
-    return BeirReport(rows, best, tuning)
+    ours = lexical["ours"]
+    for method in ("rrf", "scores"):
+        fused = fuse_rankings([dense, ours], [1.0, 1.0], method, 60)
+        rows.append(BeirRow(f"hybrid {method}" + (" k=60" if method == "rrf" else "") + ", weights 1:1",
+                            *beir_scores(fused, test_qrels), "untuned"))
+    tuning = tune_fusion(dense, ours, train_qrels) if train_qrels else []
+    tuned = {}
+    for method in ("rrf", "scores"):
+        candidates = [t for t in tuning if t["fusion"] == method]
+        if not candidates:
+            continue
+        best = tuned[method] = max(candidates, key=lambda t: t["train_ndcg10"])
+        fused = fuse_rankings([dense, ours], [best["dense_weight"], 1.0], method, best["rrf_k"])
+        label = f"hybrid {method}" + (f" k={best['rrf_k']}" if method == "rrf" else "")
+        rows.append(BeirRow(f"{label}, dense weight {best['dense_weight']:g} (tuned on train)",
+                            *beir_scores(fused, test_qrels), f"train nDCG@10 {best['train_ndcg10']:.3f}"))
+    return BeirReport(rows, tuned, tuning)
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -754,14 +834,16 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 def comparison_table(reports: list[ConfigReport]) -> str:
     head = (["config", "chunks", "R@1", "R@3", "R@5", "R@10", "MRR", "nDCG@10"]
-            + [f"R@{b}tok" for b in TOKEN_BUDGETS] + ["wrong council", "search p50/p95 ms", "quotes in no chunk"])
+            + [f"R@{b}tok" for b in TOKEN_BUDGETS]
+            + ["wrong council", "embed p50/p95 ms", "search p50/p95 ms", "quotes in no chunk"])
     lines = [row(head), row(["---"] * len(head))]
     for r in reports:
         s = r.overall
-        search = s.latency_ms.get("search", (0, 0))
+        embed, search = s.latency_ms.get("embed", (0, 0)), s.latency_ms.get("search", (0, 0))
         lines.append(row([r.name, str(r.chunks), *(fmt(s.recall[k]) for k in RECALL_KS), fmt(s.mrr), fmt(s.ndcg),
                           *(fmt(s.budget_recall[b]) for b in TOKEN_BUDGETS), pct(s.wrong_council),
-                          f"{search[0]:.0f} / {search[1]:.0f}", str(r.unmatched_quotes)]))
+                          f"{embed[0]:.0f} / {embed[1]:.0f}", f"{search[0]:.0f} / {search[1]:.0f}",
+                          str(r.unmatched_quotes)]))
     return "\n".join(lines)
 
 
@@ -796,15 +878,32 @@ def misses_table(report: ConfigReport, questions: list[GoldQuestion]) -> str:
     return "\n".join(lines)
 
 
-def threshold_table(analysis: ThresholdAnalysis) -> str:
-    lines = [row(["threshold", "unanswerable refused", "answerable refused"]), row(["---"] * 3)]
+def threshold_table(analysis: ThresholdAnalysis, current: tuple[float, float] | None = None) -> str:
+    """Cosine alone at a few thresholds, then the best points with both signals."""
+    lines = [row(["max cosine below", "and coverage below", "unanswerable refused", "answerable refused"]),
+             row(["---"] * 4)]
     shown = {round(x, 2) for x in np.arange(0.2, 0.71, 0.05)}
+    marked = [analysis.best_cosine, analysis.best] + ([analysis.chosen] if analysis.chosen else [])
+    if current:
+        marked += [p for p in analysis.grid if (p.cosine, p.coverage) == current]
     for p in analysis.curve:
-        marked = p is analysis.chosen or p is analysis.best
-        if round(p.threshold, 2) in shown or marked:
-            label = f"**{p.threshold:.2f}**" if marked else f"{p.threshold:.2f}"
-            lines.append(row([label, pct(p.refused_unanswerable), pct(p.refused_answerable)]))
+        if round(p.cosine, 2) in shown or p in marked:
+            lines.append(threshold_row(p, p in marked))
+    for coverage in COVERAGE_STEPS:
+        points = [p for p in analysis.grid if p.coverage == coverage and p.refused_answerable <= 0.05]
+        if points:
+            top = max(points, key=lambda p: (p.refused_unanswerable, -p.refused_answerable, p.cosine))
+            lines.append(threshold_row(top, top in marked))
+    for p in marked:
+        if p.coverage <= 1 and not any(line == threshold_row(p, True) for line in lines):
+            lines.append(threshold_row(p, True))
     return "\n".join(lines)
+
+
+def threshold_row(p: ThresholdPoint, marked: bool) -> str:
+    cells = [f"{p.cosine:.2f}", "(ignored)" if p.coverage > 1 else f"{p.coverage:.1f}",
+             pct(p.refused_unanswerable), pct(p.refused_answerable)]
+    return row([f"**{c}**" for c in cells] if marked else cells)
 
 
 def answers_table(summary: AnswerSummary) -> str:
@@ -851,19 +950,34 @@ def retrieval_markdown(reports: list[ConfigReport], questions: list[GoldQuestion
         misses_table(base, questions),
     ]
     if analysis:
-        chosen = f"{analysis.chosen.threshold:.2f}" if analysis.chosen else "none meets both targets"
+        a = analysis
+        chosen = (f"max cosine < {a.chosen.cosine:.2f} and coverage < {a.chosen.coverage:.1f}" if a.chosen
+                  else "none meets both targets")
         parts += [
-            f"\n### Refusal threshold on max cosine of the top passages ({base.name})\n",
-            f"Answerable max cosine: min {min(analysis.answerable, default=0):.3f}, "
-            f"p5 {percentile(analysis.answerable, 5):.3f}, median {percentile(analysis.answerable, 50):.3f}. "
-            f"Unanswerable: median {percentile(analysis.unanswerable, 50):.3f}, "
-            f"p90 {percentile(analysis.unanswerable, 90):.3f}, max {max(analysis.unanswerable, default=0):.3f}.\n",
-            f"Threshold refusing >= 90% unanswerable with <= 5% false refusals: {chosen}. Best point at <= 5% "
-            f"false refusals: {analysis.best.threshold:.2f} (refuses {pct(analysis.best.refused_unanswerable)} "
-            f"of unanswerable).\n",
-            threshold_table(analysis),
+            f"\n### Refusal thresholds ({base.name})\n",
+            "Signals of the top passages the answer step sees: their best cosine to the question, and their "
+            "coverage (share of the question's informative words, weighted by rarity, that they hold). "
+            "A question is refused when both are below their thresholds.\n",
+            f"Max cosine, answerable: min {min(a.cosine_answerable, default=0):.3f}, "
+            f"p5 {percentile(a.cosine_answerable, 5):.3f}, median {percentile(a.cosine_answerable, 50):.3f}; "
+            f"unanswerable: min {min(a.cosine_unanswerable, default=0):.3f}, median "
+            f"{percentile(a.cosine_unanswerable, 50):.3f}, max {max(a.cosine_unanswerable, default=0):.3f}.\n",
+            f"Refusing >= 90% of unanswerable questions with <= 5% false refusals: {chosen}. "
+            f"Best at <= 5% false refusals: cosine alone {a.best_cosine.cosine:.2f} refuses "
+            f"{pct(a.best_cosine.refused_unanswerable)}; with coverage (cosine < {a.best.cosine:.2f} and coverage < "
+            f"{a.best.coverage:.1f}) {pct(a.best.refused_unanswerable)} of unanswerable, "
+            f"{pct(a.best.refused_answerable)} of answerable.\n",
+            threshold_table(a, current_thresholds()),
         ]
     return "\n".join(parts) + "\n"
+
+
+def current_thresholds() -> tuple[float, float] | None:
+    """The answer step's (MIN_RELEVANCE, MIN_COVERAGE), to mark them in the table."""
+    from assistant import answer
+
+    cosine, coverage = getattr(answer, "MIN_RELEVANCE", None), getattr(answer, "MIN_COVERAGE", None)
+    return (cosine, coverage) if cosine is not None and coverage is not None else None
 
 
 def plot_recall(reports: list[ConfigReport], path: Path) -> Path:

@@ -231,21 +231,22 @@ _loaded: dict[tuple[str, int, int], ChatModel] = {}
 _loading = threading.Lock()
 
 
-def load_model(spec: str, settings: Settings) -> ChatModel:
+def load_model(spec: str, settings: Settings, progress: Progress | None = None) -> ChatModel:
     """The backend for `spec`, loaded once per process for each (spec, threads, context size).
 
     `spec` is a shipped model name, a path to a .gguf file, or "openai:<base url>#<model name>".
+    `progress` hears about the one-time assembly of a shipped model (bytes done, bytes total).
     """
     key = (spec, settings.threads, settings.context_tokens)
     with _loading:  # one lock for all loads: two threads must not both load a 1 GB model
         if key not in _loaded:
-            _loaded[key] = _new_model(spec, settings)
+            _loaded[key] = _new_model(spec, settings, progress)
         return _loaded[key]
 
 
-def _new_model(spec: str, settings: Settings) -> ChatModel:
+def _new_model(spec: str, settings: Settings, progress: Progress | None) -> ChatModel:
     if spec in SHIPPED_MODELS:
-        path = shipped_model_path(spec, settings.cache_dir)
+        path = shipped_model_path(spec, settings.cache_dir, progress)
         return LlamaCppModel(path, settings.context_tokens, settings.threads, name=spec)
     if spec.startswith(OPENAI_PREFIX):
         base_url, model = parse_openai_spec(spec)
@@ -302,6 +303,7 @@ class LlamaCppModel:
         except ValueError as e:
             raise AssistantError(f"llama.cpp could not load {path} ({e}); is it a valid GGUF model file?") from None
         self.load_seconds = time.perf_counter() - start
+        log.info("Loaded %s in %.1fs with %d threads", self.name, self.load_seconds, n_threads)
         # A llama.cpp context holds one conversation's state: generations must not interleave.
         self._lock = threading.Lock()
 

@@ -13,9 +13,11 @@ import fcntl
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -27,7 +29,14 @@ from assistant.errors import AssistantError
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 # Exact search is fast enough below this many vectors; above it an HNSW graph keeps queries quick.
-APPROXIMATE_FROM = 200_000
+# The threshold and the HNSW parameters were chosen by measurement: see bench/RESULTS.md.
+APPROXIMATE_FROM = 100_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
+# A filter admitting at most this many chunks of an HNSW index is searched exactly over just those
+# vectors: a graph walk that must skip most nodes can miss admitted neighbours, and this is cheap.
+EXACT_FILTER_MAX = 20_000
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -52,29 +61,100 @@ class DocumentRecord:
         return int(self.date[:4]) if self.date[:4].isdigit() else None
 
 
-@dataclass
-class Index:
-    manifest: dict
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    faiss_index: object
-    documents: dict[str, DocumentRecord]
-    recommendations: list[dict] = field(default_factory=list)
+class VectorStore(Protocol):
+    """What indexing and retrieval need from a vector store; ids are chunk positions (0 .. len-1).
 
-    def search_dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(chunk position, cosine) pairs, best first; `allowed` restricts the search to those positions."""
+    FaissStore is the local implementation. When one machine is not enough, a class with these
+    methods over Qdrant, pgvector or OpenSearch takes its place (see docs/scaling.md)."""
+
+    def __len__(self) -> int: ...
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append L2-normalised vectors; they take the next ids."""
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Drop these ids; the ids after them shift down, as chunk positions do."""
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(id, cosine) pairs, best first; `allowed` restricts the search to those ids."""
+
+
+class FaissStore:
+    """Vectors in a FAISS index: exact (IndexFlatIP) while small, an HNSW graph from APPROXIMATE_FROM on."""
+
+    def __init__(self, index: object):
+        self.index = index
+
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray) -> "FaissStore":
+        return cls(make_faiss_index(vectors))
+
+    @property
+    def approximate(self) -> bool:
+        return hasattr(self.index, "hnsw")
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype="float32")
+        if not self.approximate and len(self) + len(vectors) >= APPROXIMATE_FROM:
+            self.index = make_faiss_index(np.vstack([self.vectors(), vectors]))  # grown past exact search
+        elif len(vectors):
+            self.index.add(vectors)
+
+    def remove(self, ids: np.ndarray) -> None:
+        import faiss
+
+        ids = np.asarray(ids, dtype="int64")
+        if not len(ids):
+            return
+        if self.approximate:  # an HNSW graph cannot drop nodes: rebuild it from the vectors that stay
+            self.index = make_faiss_index(self.vectors(np.setdiff1d(np.arange(len(self)), ids)))
+        else:
+            self.index.remove_ids(faiss.IDSelectorBatch(ids))
+
+    def vectors(self, ids: np.ndarray | None = None) -> np.ndarray:
+        if ids is None:
+            return self.index.reconstruct_n(0, len(self))
+        return self.index.reconstruct_batch(np.asarray(ids, dtype="int64"))
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         import faiss
 
         if allowed is not None and len(allowed) == 0:
             return []
-        k = min(k, len(self.chunks) if allowed is None else len(allowed))
+        k = min(k, len(self) if allowed is None else len(allowed))
         if k <= 0:
             return []
+        query = np.ascontiguousarray(query, dtype="float32").reshape(1, -1)
+        if allowed is not None and self.approximate and len(allowed) <= EXACT_FILTER_MAX:
+            scores = self.vectors(allowed) @ query[0]
+            top = np.argsort(-scores, kind="stable")[:k]
+            return [(int(allowed[i]), float(scores[i])) for i in top]
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype("int64")))
-        scores, ids = self.faiss_index.search(query.reshape(1, -1).astype("float32"), k, params=params)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype="int64")))
+        scores, ids = self.index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+@dataclass
+class Index:
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: np.ndarray  # memory-mapped from disk: rows are read when used
+    store: FaissStore
+    documents: dict[str, DocumentRecord]
+    recommendations: list[dict] = field(default_factory=list)
+
+    @property
+    def faiss_index(self) -> object:
+        return self.store.index
+
+    def search_dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(chunk position, cosine) pairs, best first; `allowed` restricts the search to those positions."""
+        return self.store.search(query, k, allowed)
 
 
 @dataclass
@@ -129,10 +209,12 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
     with build_lock(settings.index_dir):
         old = None if rebuild else reusable_index(settings.index_dir, signature)
         report = BuildReport()
-        kept_chunks: list[Chunk] = []
-        kept_vectors: list[np.ndarray] = []
         documents: dict[str, DocumentRecord] = {}
         pending: list[tuple[DocumentRecord, list[Chunk]]] = []
+        old_positions: dict[str, list[int]] = {}  # doc_id -> its chunks' positions in the old index
+        for i, chunk in enumerate(old.chunks if old else []):
+            old_positions.setdefault(chunk.doc_id, []).append(i)
+        kept_docs: set[str] = set()
 
         sources = source_files(settings.corpus_dir)
         old_by_source = {d.source_path: d for d in old.documents.values()} if old else {}
@@ -142,9 +224,7 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
             fingerprint = document_fingerprint(source)
 
             def keep_previous() -> None:
-                positions = [i for i, c in enumerate(old.chunks) if c.doc_id == previous.doc_id]
-                kept_chunks.extend(old.chunks[i] for i in positions)
-                kept_vectors.append(old.vectors[positions])
+                kept_docs.add(previous.doc_id)
                 documents[previous.doc_id] = previous
 
             if previous and previous.fingerprint == fingerprint:
@@ -188,25 +268,37 @@ def build_index(settings: Settings, progress: Progress | None = None, rebuild: b
             progress("embedding", done, len(new_chunks))
 
         new_vectors = embedder.encode([c.embedding_text() for c in new_chunks], progress=embedded)
-        chunks = kept_chunks + new_chunks
         dim = embedder.dimension
-        vectors = np.vstack([*kept_vectors, new_vectors]) if chunks else np.zeros((0, dim), "float32")
+        # Kept chunks stay in their old order, so the old vector store only loses the dropped ids and
+        # gains the new vectors at the end: an HNSW graph grows instead of being rebuilt.
+        kept = np.array(sorted(i for doc_id in kept_docs for i in old_positions.get(doc_id, [])), dtype="int64")
+        chunks = [old.chunks[i] for i in kept] + new_chunks
+        vectors = np.empty((len(chunks), dim), dtype="float32")
+        if len(kept):
+            np.take(old.vectors, kept, axis=0, out=vectors[:len(kept)])
+        vectors[len(kept):] = new_vectors
+        store = None
+        if old is not None:
+            store = old.store
+            store.remove(np.setdiff1d(np.arange(len(old.chunks)), kept))
+            store.add(new_vectors)
         progress("writing", 0, 1)
-        write_index(settings.index_dir, signature, dim, chunks, vectors, documents)
+        write_index(settings.index_dir, signature, dim, chunks, vectors, documents, store)
         progress("writing", 1, 1)
         report.chunks, report.embedded = len(chunks), len(new_chunks)
         report.seconds = time.perf_counter() - started
         return report
 
 
-def make_faiss_index(vectors: np.ndarray, approximate_from: int = APPROXIMATE_FROM):
+def make_faiss_index(vectors: np.ndarray, approximate_from: int | None = None):
+    """An exact index for fewer than `approximate_from` (default APPROXIMATE_FROM) vectors, else HNSW."""
     import faiss
 
     dim = vectors.shape[1]
-    if len(vectors) >= approximate_from:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+    if len(vectors) >= (APPROXIMATE_FROM if approximate_from is None else approximate_from):
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
@@ -215,7 +307,8 @@ def make_faiss_index(vectors: np.ndarray, approximate_from: int = APPROXIMATE_FR
 
 
 def write_index(index_dir: Path, signature: dict, dim: int, chunks: list[Chunk], vectors: np.ndarray,
-                documents: dict[str, DocumentRecord]) -> None:
+                documents: dict[str, DocumentRecord], store: FaissStore | None = None) -> None:
+    """Write a complete index under a new build id, then make it current by replacing the manifest."""
     import faiss
 
     from assistant.recommendations import extract_all
@@ -228,14 +321,15 @@ def write_index(index_dir: Path, signature: dict, dim: int, chunks: list[Chunk],
         "documents": f"documents-{build_id}.jsonl",
         "recommendations": f"recommendations-{build_id}.json",
     }
-    faiss_index = make_faiss_index(vectors)
-    write_jsonl(index_dir / files["chunks"], (c.to_dict() for c in chunks))
+    faiss_index = (store or FaissStore.from_vectors(vectors)).index
+    write_jsonl(index_dir / files["chunks"], (vars(c) for c in chunks))  # asdict() is 10x slower
     with open(index_dir / files["vectors"], "wb") as f:
-        np.save(f, vectors.astype("float32"))
+        np.save(f, np.asarray(vectors, dtype="float32"))
     faiss.write_index(faiss_index, str(index_dir / files["faiss"]))
     write_jsonl(index_dir / files["documents"], (vars(d) for d in documents.values()))
     recommendations = extract_all(list(documents.values()))
     (index_dir / files["recommendations"]).write_text(json.dumps(recommendations, indent=1, ensure_ascii=False))
+    per_document = Counter(c.doc_id for c in chunks)
     manifest = {
         "format": FORMAT_VERSION,
         "build_id": build_id,
@@ -246,7 +340,7 @@ def write_index(index_dir: Path, signature: dict, dim: int, chunks: list[Chunk],
         "count": len(chunks),
         "files": files,
         "documents": {d.doc_id: {"source": d.source_path, "fingerprint": d.fingerprint,
-                                 "chunks": sum(1 for c in chunks if c.doc_id == d.doc_id)}
+                                 "chunks": per_document[d.doc_id]}
                       for d in documents.values()},
     }
     tmp = index_dir / f".tmp-{build_id}-{MANIFEST}"
@@ -294,6 +388,20 @@ def reusable_index(index_dir: Path, signature: dict) -> Index | None:
 
 def load_index(settings: Settings) -> Index:
     """The index as built, checked against the settings; errors say how to fix the problem."""
+    manifest = checked_manifest(settings)
+    for _ in range(2):
+        try:
+            return load_index_files(settings.index_dir, manifest)
+        except AssistantError:
+            # A build that committed while we were reading removes the old files: read the new index instead.
+            latest = checked_manifest(settings)
+            if latest.get("build_id") == manifest.get("build_id"):
+                raise
+            manifest = latest
+    return load_index_files(settings.index_dir, manifest)
+
+
+def checked_manifest(settings: Settings) -> dict:
     manifest = read_manifest(settings.index_dir)
     if manifest is None:
         raise AssistantError(f"No index in {settings.index_dir}: run `assistant index` to build it.")
@@ -304,7 +412,7 @@ def load_index(settings: Settings) -> Index:
             f"The index was built with embedding model {manifest.get('embedding_model')!r} but the settings ask for "
             f"{settings.embedding_model!r}: run `assistant index --rebuild`, or set ASSISTANT_EMBEDDING_MODEL back."
         )
-    return load_index_files(settings.index_dir, manifest)
+    return manifest
 
 
 def load_index_files(index_dir: Path, manifest: dict) -> Index:
@@ -316,8 +424,10 @@ def load_index_files(index_dir: Path, manifest: dict) -> Index:
         raise AssistantError(f"The index in {index_dir} is missing {', '.join(missing)}: run `assistant index --rebuild`.")
     try:
         chunks = [Chunk(**json.loads(line)) for line in open(index_dir / files["chunks"], encoding="utf-8")]
-        vectors = np.load(index_dir / files["vectors"])
+        vectors = np.load(index_dir / files["vectors"], mmap_mode="r")
         faiss_index = faiss.read_index(str(index_dir / files["faiss"]))
+        if hasattr(faiss_index, "hnsw"):
+            faiss_index.hnsw.efSearch = HNSW_EF_SEARCH
         documents = {}
         for line in open(index_dir / files["documents"], encoding="utf-8"):
             row = json.loads(line)
@@ -332,7 +442,7 @@ def load_index_files(index_dir: Path, manifest: dict) -> Index:
         raise AssistantError(
             f"The index in {index_dir} is inconsistent (chunks, vectors and FAISS disagree): run `assistant index --rebuild`."
         )
-    return Index(manifest, chunks, vectors, faiss_index, documents, recommendations)
+    return Index(manifest, chunks, vectors, FaissStore(faiss_index), documents, recommendations)
 
 
 @dataclass

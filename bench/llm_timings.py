@@ -2,19 +2,22 @@
 
     python bench/llm_timings.py [--threads 2] [--runs 2] [--models qwen2.5-0.5b qwen2.5-1.5b]
 
-For each shipped model: load time; then for each system-prompt wording and each question, the time to
-first token, total answer time and decode speed. Every timed run starts from an empty KV cache
-(llama.cpp otherwise reuses the longest matching prompt prefix from the previous call, which hides the
-prompt-reading cost); one extra run repeats the last prompt warm to show what that reuse saves.
-Results are printed as a table; --out also saves every run and answer as JSON.
+For each shipped model: the time to get the model file ready and to load it; then for each prompt
+wording and each question, the time to first token, total answer time and decode speed, with a
+mechanical judgement of the answer (cited? refused?). Timed runs start from an empty KV cache
+(llama.cpp otherwise reuses the longest prompt prefix shared with the previous call); one extra "warm"
+run asks the next question with the passages in another order, as a second question in a session would,
+so only the system prompt and examples are reused. The load column is the 1-minute load average, to
+spot runs slowed by other work on the machine; cpu_s (CPU time of all threads) divided by the thread
+count estimates the wall time on an idle machine. --out also saves every run and answer as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -26,6 +29,7 @@ from assistant.config import Settings  # noqa: E402
 from assistant.models import LlamaCppModel, shipped_model_path  # noqa: E402
 
 REFUSAL = "The reports do not say."
+MAX_TOKENS = 200
 REPORT = Path(__file__).resolve().parent.parent / "corpus" / "derby-city-2017-peer-challenge-report.txt"
 
 # Each passage is the report text from the first phrase up to and including the second.
@@ -43,6 +47,7 @@ QUESTIONS = {
 }
 
 SYSTEM_PROMPTS = {
+    # Baseline: a plain list of rules.
     "rules": (
         "You answer questions about UK council peer challenge reports, using only the numbered passages "
         "you are given.\n"
@@ -52,29 +57,67 @@ SYSTEM_PROMPTS = {
         "- Use only facts stated in the passages; do not add outside knowledge.\n"
         f"- If the passages do not contain the answer, reply exactly: {REFUSAL}"
     ),
-    "prose": (
-        "Answer the question using only the passages below. Write 2-4 sentences and end each sentence "
-        "with the number of the passage it comes from, for example [3]. If the passages do not answer "
-        f"the question, reply with exactly this sentence and nothing else: {REFUSAL}"
+    # Says who wrote the passages: without it the models refuse "what did peers say" because no
+    # passage mentions peers.
+    "peers": (
+        "You answer questions about LGA corporate peer challenge reports on UK councils. The numbered passages "
+        "in the user's message are excerpts from those reports, written by the peer team, so what a passage says "
+        "is what the peers said.\n"
+        "Answer using only the passages. Write 2 to 4 sentences, and end each sentence with the number of the "
+        "passage it comes from in square brackets, for example [2].\n"
+        f"If no passage is about the subject of the question, reply exactly: {REFUSAL}"
     ),
-    "example": (
-        "You are a careful assistant that answers questions about council peer challenge reports.\n"
-        "Use only the numbered passages in the user's message. Write 2 to 4 short sentences. "
-        "Finish each sentence with the passage number in square brackets.\n"
-        "Example of the format: Peers found the budget process fragmented [2]. They asked the council "
-        "to link spending to its priorities [4].\n"
-        f"If the passages do not answer the question, write only: {REFUSAL}"
+    # "peers" plus brevity, used with two worked example turns (FEW_SHOT) before the real question.
+    "brief": (
+        "You answer questions about LGA corporate peer challenge reports on UK councils, using only the numbered "
+        "passages the user gives you. The passages were written by the peer team, so what a passage says is what "
+        "the peers said.\n"
+        "Give a brief summary: 2 to 4 short sentences, under 80 words in total. Pick the most important points "
+        "from different passages rather than copying one passage. End each sentence with the number of the "
+        "passage it comes from, in square brackets, like [2].\n"
+        f"If no passage is about the subject of the question, reply exactly: {REFUSAL}"
     ),
 }
 
-# Small models forget instructions that sit before ~600 tokens of passages, so the user message
-# repeats the key rule after the passages, right where the answer starts.
-USER_TEMPLATE = (
-    "Passages:\n{passages}\n\n"
-    "Question: {question}\n"
-    f"Answer in 2-4 sentences, each ending with its passage number like [1]. "
-    f"If the passages do not answer the question, reply exactly: {REFUSAL}"
-)
+# Two invented example turns, one answered with citations and one refused. The models copy the form
+# of a shown answer far more reliably than they follow a described one; the topics are unrelated so
+# that no example fact can leak into a real answer.
+FEW_SHOT = [
+    {
+        "role": "user",
+        "content": "Passages:\n"
+        "[1] The peer team found that the housing repairs backlog had fallen by a third since 2016, helped by "
+        "a new maintenance contract.\n\n"
+        "[2] The council's parks service won a Green Flag award in 2017.\n\n"
+        "[3] Councillors told us that scrutiny committees rarely challenge cabinet decisions on housing.\n\n"
+        "Question: What did peers say about housing?",
+    },
+    {
+        "role": "assistant",
+        "content": "Peers found that the housing repairs backlog had fallen by a third since 2016, helped by a "
+        "new maintenance contract [1]. They also heard that scrutiny committees rarely challenge cabinet "
+        "decisions on housing [3].",
+    },
+    {
+        "role": "user",
+        "content": "Passages:\n"
+        "[1] The council's parks service won a Green Flag award in 2017.\n\n"
+        "[2] Staff were positive about the new chief executive.\n\n"
+        "Question: What did peers say about school transport?",
+    },
+    {"role": "assistant", "content": REFUSAL},
+]
+
+# Wordings compared: (system prompt, whether the few-shot turns precede the question).
+PROMPTS = {
+    "rules": ("rules", False),
+    "peers": ("peers", False),
+    "shots": ("brief", True),
+}
+
+# Nothing after the question: rules repeated after the passages were copied as the answer
+# (the 0.5B replied "[1] The reports do not say." to everything) or broke refusals (see LLM_TIMINGS.md).
+USER_TEMPLATE = "Passages:\n{passages}\n\nQuestion: {question}"
 
 
 @dataclass
@@ -84,9 +127,11 @@ class Run:
     question: str
     warm: bool
     prompt_tokens: int
+    load_average: float
     answer_tokens: int
     first_token_s: float
     total_s: float
+    cpu_s: float  # CPU time of all threads; unlike wall time, barely inflated when other work competes
     answer: str
 
     @property
@@ -109,22 +154,30 @@ def user_message(question: str, texts: list[str]) -> str:
     return USER_TEMPLATE.format(passages=numbered, question=question)
 
 
+def messages_for(prompt: str, question: str, texts: list[str]) -> list[dict[str, str]]:
+    system, with_examples = PROMPTS[prompt]
+    return [
+        {"role": "system", "content": SYSTEM_PROMPTS[system]},
+        *(FEW_SHOT if with_examples else []),
+        {"role": "user", "content": user_message(question, texts)},
+    ]
+
+
 def timed_run(model: LlamaCppModel, prompt: str, question: str, texts: list[str], warm: bool) -> Run:
     llama = model._llama  # the bench looks inside to reset the KV cache and count tokens
     if not warm:
         llama.reset()
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPTS[prompt]},
-        {"role": "user", "content": user_message(question, texts)},
-    ]
+    load_average = os.getloadavg()[0]
     start = time.perf_counter()
+    cpu_start = time.process_time()
     first = None
     pieces = []
-    for piece in model.stream(messages, max_tokens=320, temperature=0.0):
+    for piece in model.stream(messages_for(prompt, question, texts), max_tokens=MAX_TOKENS, temperature=0.0):
         if first is None:
             first = time.perf_counter() - start
         pieces.append(piece)
     total = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     answer = "".join(pieces)
     answer_tokens = len(llama.tokenize(answer.encode(), add_bos=False, special=True))
     return Run(
@@ -133,9 +186,11 @@ def timed_run(model: LlamaCppModel, prompt: str, question: str, texts: list[str]
         question=question,
         warm=warm,
         prompt_tokens=llama.n_tokens - answer_tokens,
+        load_average=load_average,
         answer_tokens=answer_tokens,
         first_token_s=first or total,
         total_s=total,
+        cpu_s=cpu,
         answer=answer,
     )
 
@@ -169,8 +224,10 @@ def bench_model(name: str, settings: Settings, runs: int, prompts: list[str]) ->
             for _ in range(runs):
                 results.append(timed_run(model, prompt, question, texts, warm=False))
                 print(_row(results[-1], key), flush=True)
-    results.append(timed_run(model, prompts[-1], QUESTIONS["unanswerable"], texts, warm=True))
-    print(_row(results[-1], "unanswerable"), flush=True)
+    # The next question in a session shares only the system prompt (and examples) with the last one;
+    # reversed passages stand in for a different retrieval result.
+    results.append(timed_run(model, prompts[-1], QUESTIONS["answerable"], texts[::-1], warm=True))
+    print(_row(results[-1], "answerable"), flush=True)
     return prepare, model.load_seconds, results
 
 
@@ -178,36 +235,37 @@ def _row(run: Run, key: str) -> str:
     return (
         f"{run.model:13} {run.prompt:8} {key:12} {'warm' if run.warm else 'cold':4} "
         f"{run.prompt_tokens:6d} {run.first_token_s:7.2f} {run.total_s:7.2f} {run.answer_tokens:5d} "
-        f"{run.decode_tokens_per_s:6.1f}  {judge(run.answer, key)}"
+        f"{run.decode_tokens_per_s:6.1f} {run.cpu_s:6.1f} {run.load_average:5.1f}  {judge(run.answer, key)}"
     )
+
+
+def _as_dict(run: Run) -> dict[str, object]:
+    return asdict(run) | {"decode_tokens_per_s": run.decode_tokens_per_s}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"])
-    parser.add_argument("--prompts", nargs="+", default=list(SYSTEM_PROMPTS), choices=list(SYSTEM_PROMPTS))
+    parser.add_argument("--prompts", nargs="+", default=list(PROMPTS), choices=list(PROMPTS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write all runs and answers as JSON here")
     args = parser.parse_args()
     settings = Settings.from_env(threads=args.threads)
     print(f"{'model':13} {'prompt':8} {'question':12} run  {'p_tok':>6} {'ttft_s':>7} {'total_s':>7} "
-          f"{'a_tok':>5} {'tok/s':>6}  judgement")
+          f"{'a_tok':>5} {'tok/s':>6} {'cpu_s':>6} {'load':>5}  judgement")
     report = {}
     for name in args.models:
         prepare, load, results = bench_model(name, settings, args.runs, args.prompts)
-        cold = [r for r in results if not r.warm]
-        report[name] = {
-            "prepare_s": prepare,
-            "load_s": load,
-            "median_first_token_s": statistics.median(r.first_token_s for r in cold),
-            "median_total_s": statistics.median(r.total_s for r in cold),
-            "median_decode_tokens_per_s": statistics.median(r.decode_tokens_per_s for r in cold),
-            "runs": [asdict(r) | {"decode_tokens_per_s": r.decode_tokens_per_s} for r in results],
-        }
-        print(f"{name}: model file ready in {prepare:.1f}s, loaded in {load:.2f}s, median cold first token "
-              f"{report[name]['median_first_token_s']:.2f}s, median total {report[name]['median_total_s']:.2f}s, "
-              f"median decode {report[name]['median_decode_tokens_per_s']:.1f} tok/s")
+        report[name] = {"prepare_s": prepare, "load_s": load, "runs": [_as_dict(r) for r in results]}
+        print(f"{name}: model file ready in {prepare:.1f}s, loaded in {load:.2f}s")
+        for prompt in args.prompts:
+            for question in QUESTIONS.values():
+                cold = [r for r in results if r.prompt == prompt and r.question == question and not r.warm]
+                print(f"  {prompt:6} {question:52} best of {len(cold)}: first token "
+                      f"{min(r.first_token_s for r in cold):6.2f}s, total {min(r.total_s for r in cold):6.2f}s, "
+                      f"decode {max(r.decode_tokens_per_s for r in cold):5.1f} tok/s, "
+                      f"CPU {min(r.cpu_s for r in cold):6.1f}s")
     if args.out:
         args.out.write_text(json.dumps({"threads": args.threads, "models": report}, indent=2))
 

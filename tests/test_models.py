@@ -18,6 +18,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.models import (
     SHIPPED_MODELS,
+    ChatModel,
     ShippedModel,
     assembled_model_path,
     load_model,
@@ -152,16 +153,43 @@ def test_openai_spec_without_model_name_is_rejected(tmp_path: Path) -> None:
 # --- The real shipped model --------------------------------------------------------------------
 
 
-def test_shipped_small_model_streams_a_reply(shipped_cache: Path) -> None:
+@pytest.fixture(scope="session")
+def small_model(shipped_cache: Path) -> ChatModel:
     pytest.importorskip("llama_cpp")
+    return load_model(SMALL.name, Settings(cache_dir=shipped_cache, threads=2, context_tokens=512))
+
+
+CAPITAL = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+
+def test_shipped_small_model_streams_a_reply(small_model: ChatModel, shipped_cache: Path) -> None:
     settings = Settings(cache_dir=shipped_cache, threads=2, context_tokens=512)
-    model = load_model(SMALL.name, settings)
-    assert load_model(SMALL.name, settings) is model  # one loaded copy per process
-    assert model.name == SMALL.name
-    assert model.load_seconds > 0
-    messages = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
-    pieces = list(model.stream(messages, max_tokens=16))
+    assert load_model(SMALL.name, settings) is small_model  # one loaded copy per process
+    assert small_model.name == SMALL.name
+    assert small_model.load_seconds > 0
+    pieces = list(small_model.stream(CAPITAL, max_tokens=16))
+    assert pieces and all(isinstance(p, str) and p for p in pieces)
     assert "Paris" in "".join(pieces)
+
+
+def test_concurrent_generations_take_turns(small_model: ChatModel) -> None:
+    expected = "".join(small_model.stream(CAPITAL, max_tokens=8))
+    replies: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: replies.append("".join(small_model.stream(CAPITAL, max_tokens=8))))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert replies == [expected, expected]
+
+
+def test_prompt_longer_than_context_is_reported(small_model: ChatModel) -> None:
+    long_prompt = [{"role": "user", "content": "council " * 600}]
+    with pytest.raises(AssistantError, match="ASSISTANT_CONTEXT_TOKENS"):
+        list(small_model.stream(long_prompt, max_tokens=8))
 
 
 # --- OpenAI-compatible server ------------------------------------------------------------------
