@@ -8,8 +8,9 @@ from functools import lru_cache
 
 from assistant.corpus import Document
 
-# Bump when cleaning or chunking changes what gets indexed: the manifest records it.
-CHUNKER_VERSION = 1
+# Bump when cleaning, chunking or recommendation extraction changes what gets indexed: the manifest
+# records it, and a different value makes the next build re-embed everything.
+CHUNKER_VERSION = 2
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 LIST_ITEM = re.compile(r"^(?:[-*•]\s+|\d+[.)]\s+|\([a-z0-9]+\)\s+)")
