@@ -294,14 +294,16 @@ def evaluate_question(retriever, question: GoldQuestion, mode: str, relevant_tot
         recall={n: evidence_recall(quotes, texts[:n]) for n in RECALL_KS},
         budget_recall={b: evidence_recall(quotes, within_budget(texts, b)) for b in TOKEN_BUDGETS},
         rr=reciprocal_rank(relevance), ndcg=ndcg(relevance, 10, relevant_total),
-        wrong_council=wrong, max_cosine=max(cosines, default=0.0), coverage=coverage, top=[p.chunk.chunk_id for p in passages[:10]],
+        wrong_council=wrong, max_cosine=max(cosines, default=0.0), coverage=coverage,
+        top=[p.chunk.chunk_id for p in passages[:10]],
         seconds={"analyse": t1 - t0, "embed": embed, "search": t3 - t2},
     )
 
 
 @dataclass
 class Summary:
-    """Averages over a set of question results (answerable questions only, except `count_unanswerable`)."""
+    """Averages over a set of question results: ranking metrics over the answerable questions; wrong-council
+    rate and latency over all of them."""
 
     questions: int
     recall: dict[int, float]

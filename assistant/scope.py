@@ -52,7 +52,7 @@ KIND_WORDS = {
     "press release": ("press release", "press statement"),
     "web page": ("web page", "webpage", "website"),
     "news story": ("news story", "news item", "news article"),
-    "peer challenge report": ("feedback report", "full report", "peer challenge report"),
+    "peer challenge report": ("feedback report", "full report"),
 }
 
 
@@ -190,7 +190,8 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
         # "and what did they recommend?": same councils as before.
         scope.councils = list(previous.councils)
         scope.inferred = True
-        scope.query = f"{question.strip()} ({' and '.join(scope.councils)})"
+        # The previous question says what "they" or "that" refers to.
+        scope.query = f"{question.strip()} ({previous.query})"
 
     if ALL_COUNCILS.search(question):
         scope.councils = [c.name for c in councils]

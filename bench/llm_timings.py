@@ -8,8 +8,8 @@ mechanical judgement of the answer (cited? refused?). Timed runs start from an e
 (llama.cpp otherwise reuses the longest prompt prefix shared with the previous call); one extra "warm"
 run asks the next question with the passages in another order, as a second question in a session would,
 so only the system prompt and examples are reused. The load column is the 1-minute load average, to
-spot runs slowed by other work on the machine; cpu_s (CPU time of all threads) divided by the thread
-count estimates the wall time on an idle machine. --out also saves every run and answer as JSON.
+spot runs slowed by other work on the machine; "peak" is the decode speed over the fastest stretch of
+16 tokens, which estimates the speed on an idle machine when other work comes and goes. --out also saves every run and answer as JSON.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from assistant.models import LlamaCppModel, shipped_model_path  # noqa: E402
 
 REFUSAL = "The reports do not say."
 MAX_TOKENS = 200
+PEAK_WINDOW = 16
 REPORT = Path(__file__).resolve().parent.parent / "corpus" / "derby-city-2017-peer-challenge-report.txt"
 
 # Each passage is the report text from the first phrase up to and including the second.
@@ -131,7 +132,7 @@ class Run:
     answer_tokens: int
     first_token_s: float
     total_s: float
-    cpu_s: float  # CPU time of all threads; unlike wall time, barely inflated when other work competes
+    peak_tokens_per_s: float  # fastest stretch of PEAK_WINDOW pieces: decode speed when nothing competes
     answer: str
 
     @property
@@ -169,15 +170,12 @@ def timed_run(model: LlamaCppModel, prompt: str, question: str, texts: list[str]
         llama.reset()
     load_average = os.getloadavg()[0]
     start = time.perf_counter()
-    cpu_start = time.process_time()
-    first = None
     pieces = []
+    arrivals = []
     for piece in model.stream(messages_for(prompt, question, texts), max_tokens=MAX_TOKENS, temperature=0.0):
-        if first is None:
-            first = time.perf_counter() - start
+        arrivals.append(time.perf_counter() - start)
         pieces.append(piece)
     total = time.perf_counter() - start
-    cpu = time.process_time() - cpu_start
     answer = "".join(pieces)
     answer_tokens = len(llama.tokenize(answer.encode(), add_bos=False, special=True))
     return Run(
@@ -188,11 +186,19 @@ def timed_run(model: LlamaCppModel, prompt: str, question: str, texts: list[str]
         prompt_tokens=llama.n_tokens - answer_tokens,
         load_average=load_average,
         answer_tokens=answer_tokens,
-        first_token_s=first or total,
+        first_token_s=arrivals[0] if arrivals else total,
         total_s=total,
-        cpu_s=cpu,
+        peak_tokens_per_s=peak_rate(arrivals),
         answer=answer,
     )
+
+
+def peak_rate(arrivals: list[float]) -> float:
+    """Pieces per second over the fastest run of PEAK_WINDOW consecutive pieces (each piece is ~1 token)."""
+    if len(arrivals) <= PEAK_WINDOW:
+        return 0.0
+    fastest = min(b - a for a, b in zip(arrivals, arrivals[PEAK_WINDOW:]))
+    return PEAK_WINDOW / fastest
 
 
 def judge(answer: str, question: str) -> str:
@@ -235,7 +241,7 @@ def _row(run: Run, key: str) -> str:
     return (
         f"{run.model:13} {run.prompt:8} {key:12} {'warm' if run.warm else 'cold':4} "
         f"{run.prompt_tokens:6d} {run.first_token_s:7.2f} {run.total_s:7.2f} {run.answer_tokens:5d} "
-        f"{run.decode_tokens_per_s:6.1f} {run.cpu_s:6.1f} {run.load_average:5.1f}  {judge(run.answer, key)}"
+        f"{run.decode_tokens_per_s:6.1f} {run.peak_tokens_per_s:6.1f} {run.load_average:5.1f}  {judge(run.answer, key)}"
     )
 
 
@@ -253,7 +259,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(threads=args.threads)
     print(f"{'model':13} {'prompt':8} {'question':12} run  {'p_tok':>6} {'ttft_s':>7} {'total_s':>7} "
-          f"{'a_tok':>5} {'tok/s':>6} {'cpu_s':>6} {'load':>5}  judgement")
+          f"{'a_tok':>5} {'tok/s':>6} {'peak':>6} {'load':>5}  judgement")
     report = {}
     for name in args.models:
         prepare, load, results = bench_model(name, settings, args.runs, args.prompts)
@@ -265,7 +271,7 @@ def main() -> None:
                 print(f"  {prompt:6} {question:52} best of {len(cold)}: first token "
                       f"{min(r.first_token_s for r in cold):6.2f}s, total {min(r.total_s for r in cold):6.2f}s, "
                       f"decode {max(r.decode_tokens_per_s for r in cold):5.1f} tok/s, "
-                      f"CPU {min(r.cpu_s for r in cold):6.1f}s")
+                      f"peak {max(r.peak_tokens_per_s for r in cold):5.1f} tok/s")
     if args.out:
         args.out.write_text(json.dumps({"threads": args.threads, "models": report}, indent=2))
 
