@@ -718,8 +718,9 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
             [question_box, session_state, council_box, kind_box, year_box, model_box, k_slider, length_slider],
             answer_outputs, concurrency_limit=1, concurrency_id="answer", show_progress="hidden",
         )
-        stop_button.click(stop, session_state, {chatbot, status, session_state}, cancels=[asking], queue=False)
-        new_button.click(new_chat, None, answer_outputs, cancels=[asking], queue=False)
+        stop_button.click(stop, session_state, {chatbot, status, session_state}, cancels=[asking], queue=False,
+                          show_progress="hidden")
+        new_button.click(new_chat, None, answer_outputs, cancels=[asking], queue=False, show_progress="hidden")
         evidence.click(on_evidence_click, session_state, {evidence, report}, show_progress="hidden")
         add_button.click(add_report, [upload, upload_council, upload_kind, upload_date, upload_title],
                          {ingest_log, *filter_outputs}, concurrency_limit=1, concurrency_id="index")

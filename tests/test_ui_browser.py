@@ -196,6 +196,9 @@ def test_ask_cite_filter_export(browser, app_url):
 
     # An old answer's citation brings its evidence back.
     last_bot = page.locator('#ca-chat [data-testid="bot"]').first
+    page.wait_for_function(  # a progress overlay may still cover the chat just after Stop
+        "() => ![...document.querySelectorAll('#ca-chat [data-testid=status-tracker]')]"
+        ".some(e => e.classList.contains('full') && e.offsetParent !== null)", timeout=STEP_TIMEOUT)
     last_bot.locator('a[href^="#cite-"]').first.click()
     page.wait_for_selector('#ca-evidence [data-turn="0"] .ca-card.active')
 
