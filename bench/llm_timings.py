@@ -218,12 +218,26 @@ def judge(answer: str, question: str) -> str:
     return verdict + (f", INVALID {bad}" if bad else "")
 
 
+def peak_prefill_rate(model: LlamaCppModel, texts: list[str], tries: int = 5) -> float:
+    """Prompt tokens read per second, best of `tries` reads of 256 tokens: the idle-machine speed."""
+    llama = model._llama
+    tokens = llama.tokenize(" ".join(texts).encode(), add_bos=True)[:256]
+    fastest = float("inf")
+    for _ in range(tries):
+        llama.reset()
+        start = time.perf_counter()
+        llama.eval(tokens)
+        fastest = min(fastest, time.perf_counter() - start)
+    return len(tokens) / fastest
+
+
 def bench_model(name: str, settings: Settings, runs: int, prompts: list[str]) -> tuple[float, float, list[Run]]:
     start = time.perf_counter()
     path = shipped_model_path(name, settings.cache_dir)
     prepare = time.perf_counter() - start
     model = LlamaCppModel(path, settings.context_tokens, settings.threads, name=name)
     texts = passages()
+    print(f"{name}: reads prompts at up to {peak_prefill_rate(model, texts):.0f} tokens/s", flush=True)
     results = []
     for prompt in prompts:
         for key, question in QUESTIONS.items():
