@@ -129,6 +129,26 @@ def last_bot_message(page):
     return page.locator('#ca-chat [data-testid="bot"]').last
 
 
+OVERLAYS = """() => [...document.querySelectorAll('[data-testid=status-tracker]')]
+  .filter(e => !e.classList.contains('hide') && e.offsetParent !== null)
+  .map(e => (e.closest('[id]') || {}).id + ': ' + e.className + ' «' + e.innerText.trim().slice(0, 80) + '»')"""
+
+
+UNCOVERED = """link => { link.scrollIntoView({block: 'center'}); const r = link.getBoundingClientRect();
+  const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2); return link.contains(top); }"""
+
+
+def click_when_uncovered(page, link) -> None:
+    """Click a chat link once nothing (such as a progress overlay) covers it; if something stays, say what."""
+    for _ in range(STEP_TIMEOUT // 500):
+        if link.evaluate(UNCOVERED):
+            break
+        page.wait_for_timeout(500)
+    else:
+        pytest.fail(f"the link stayed covered; visible progress overlays: {page.evaluate(OVERLAYS)}")
+    link.click()
+
+
 def test_ask_cite_filter_export(browser, app_url):
     ARTIFACTS.mkdir(exist_ok=True)
     context, page, watcher = open_app(browser, app_url)
@@ -142,7 +162,7 @@ def test_ask_cite_filter_export(browser, app_url):
     assert links.count() >= 1
 
     # A citation opens its passage with the supporting quote highlighted.
-    links.first.click()
+    click_when_uncovered(page, links.first)
     card = page.locator("#ca-evidence .ca-card.active")
     card.wait_for()
     assert card.evaluate("c => c.open")
@@ -195,11 +215,8 @@ def test_ask_cite_filter_export(browser, app_url):
     page.wait_for_function("() => document.querySelector('#ca-status').innerText.includes('Stopped')")
 
     # An old answer's citation brings its evidence back.
-    last_bot = page.locator('#ca-chat [data-testid="bot"]').first
-    page.wait_for_function(  # a progress overlay may still cover the chat just after Stop
-        "() => ![...document.querySelectorAll('#ca-chat [data-testid=status-tracker]')]"
-        ".some(e => e.classList.contains('full') && e.offsetParent !== null)", timeout=STEP_TIMEOUT)
-    last_bot.locator('a[href^="#cite-"]').first.click()
+    first_bot = page.locator('#ca-chat [data-testid="bot"]').first
+    click_when_uncovered(page, first_bot.locator('a[href^="#cite-"]').first)
     page.wait_for_selector('#ca-evidence [data-turn="0"] .ca-card.active')
 
     # New chat empties the conversation.
