@@ -42,13 +42,16 @@ PASSAGE_SPANS = [
     ("At the time of the onsite element of the peer challenge", "what they should and should not be doing."),
 ]
 
+# Keys starting "unanswerable" should get exactly REFUSAL; the others are answered by the passages.
 QUESTIONS = {
     "answerable": "What did peers say about Derby's accounts?",
     "unanswerable": "What did peers say about Derby's library closures?",
+    "answerable-2": "What did peers say about the interim Director of Finance?",
+    "unanswerable-2": "What did peers say about Derby's waste collection?",
 }
 
 SYSTEM_PROMPTS = {
-    # Baseline: a plain list of rules.
+    # The best of those tried for both shipped models (see LLM_TIMINGS.md).
     "rules": (
         "You answer questions about UK council peer challenge reports, using only the numbered passages "
         "you are given.\n"
@@ -81,8 +84,9 @@ SYSTEM_PROMPTS = {
 }
 
 # Two invented example turns, one answered with citations and one refused. The models copy the form
-# of a shown answer far more reliably than they follow a described one; the topics are unrelated so
-# that no example fact can leak into a real answer.
+# of a shown answer far more reliably than a described one, but they also copy its facts: with other
+# passage orders or off-topic questions the answers contained the invented Green Flag award. Kept only
+# for comparison; do not ship it (see LLM_TIMINGS.md).
 FEW_SHOT = [
     {
         "role": "user",
@@ -201,10 +205,10 @@ def peak_rate(arrivals: list[float]) -> float:
     return PEAK_WINDOW / fastest
 
 
-def judge(answer: str, question: str) -> str:
+def judge(answer: str, key: str) -> str:
     """A mechanical first look at quality; the write-up adds a human reading."""
     text = answer.strip()
-    if question == "unanswerable":
+    if key.startswith("unanswerable"):
         if text == REFUSAL:
             return "refused exactly"
         return "refused, not verbatim" if "do not say" in text.lower() else "ANSWERED (should refuse)"
@@ -246,14 +250,14 @@ def bench_model(name: str, settings: Settings, runs: int, prompts: list[str]) ->
                 print(_row(results[-1], key), flush=True)
     # The next question in a session shares only the system prompt (and examples) with the last one;
     # reversed passages stand in for a different retrieval result.
-    results.append(timed_run(model, prompts[-1], QUESTIONS["answerable"], texts[::-1], warm=True))
+    results.append(timed_run(model, prompts[0], QUESTIONS["answerable"], texts[::-1], warm=True))
     print(_row(results[-1], "answerable"), flush=True)
     return prepare, model.load_seconds, results
 
 
 def _row(run: Run, key: str) -> str:
     return (
-        f"{run.model:13} {run.prompt:8} {key:12} {'warm' if run.warm else 'cold':4} "
+        f"{run.model:13} {run.prompt:6} {key:14} {'warm' if run.warm else 'cold':4} "
         f"{run.prompt_tokens:6d} {run.first_token_s:7.2f} {run.total_s:7.2f} {run.answer_tokens:5d} "
         f"{run.decode_tokens_per_s:6.1f} {run.peak_tokens_per_s:6.1f} {run.load_average:5.1f}  {judge(run.answer, key)}"
     )
@@ -272,7 +276,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write all runs and answers as JSON here")
     args = parser.parse_args()
     settings = Settings.from_env(threads=args.threads)
-    print(f"{'model':13} {'prompt':8} {'question':12} run  {'p_tok':>6} {'ttft_s':>7} {'total_s':>7} "
+    print(f"{'model':13} {'prompt':6} {'question':14} run  {'p_tok':>6} {'ttft_s':>7} {'total_s':>7} "
           f"{'a_tok':>5} {'tok/s':>6} {'peak':>6} {'load':>5}  judgement")
     report = {}
     for name in args.models:
@@ -282,7 +286,7 @@ def main() -> None:
         for prompt in args.prompts:
             for question in QUESTIONS.values():
                 cold = [r for r in results if r.prompt == prompt and r.question == question and not r.warm]
-                print(f"  {prompt:6} {question:52} best of {len(cold)}: first token "
+                print(f"  {prompt:6} {question:58} best of {len(cold)}: first token "
                       f"{min(r.first_token_s for r in cold):6.2f}s, total {min(r.total_s for r in cold):6.2f}s, "
                       f"decode {max(r.decode_tokens_per_s for r in cold):5.1f} tok/s, "
                       f"peak {max(r.peak_tokens_per_s for r in cold):5.1f} tok/s")
