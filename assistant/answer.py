@@ -52,6 +52,10 @@ EXAMPLES = [
 # clearest unanswerable questions without refusing answerable ones; the model's own refusal does the rest.
 MIN_COVERAGE = 0.2
 MIN_RELEVANCE = 0.62
+# A checked answer must also mention some of the question's informative words (weighted by rarity):
+# below this share it answers a different question from the same passages, the commonest way the
+# 1.5B model "answers" an unanswerable question. Chosen on the gold set (eval/RESULTS.md).
+MIN_ANSWER_COVERAGE = 0.1
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Answer:
     refused: bool = False
     kind: str = "answer"  # answer | refusal | clarify | recommendations | comparison
     raw: str = ""
+    coverage: float | None = None  # share of the question's informative words the checked answer mentions
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -114,6 +119,7 @@ class Answer:
             "scope": self.scope.describe(),
             "removed_sentences": self.removed,
             "draft": self.raw,
+            "answer_coverage": None if self.coverage is None else round(self.coverage, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -156,6 +162,10 @@ def prompt_messages(question: str, passages: list[Passage], max_prompt_tokens: i
               for p in passages]
     user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, *EXAMPLES, {"role": "user", "content": user}]
+
+
+def join_words(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 def relevant(passages: list[Passage], coverage: float) -> bool:
@@ -303,14 +313,22 @@ class Assistant:
         raw = "".join(pieces).strip()
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
         sentences, removed = verify_answer(raw, passages)
+        coverage = self.retriever.text_coverage(scope, [s.text for s in sentences]) if sentences else None
         if not sentences:
             why = "The model's answer was not supported by the passages, so it is not shown." if (
                 raw and not is_refusal(raw)) else "The closest passages found are shown below."
             answer = refusal(question, scope, passages, why)
             answer.raw, answer.removed = raw, removed
+        elif coverage < MIN_ANSWER_COVERAGE:
+            missing = self.retriever.missing_words(scope, [s.text for s in sentences])
+            answer = refusal(question, scope, passages, (
+                f"What the passages support does not mention {join_words(missing)}, so the model's answer "
+                "is not shown." if missing else "What the passages support is about something else."))
+            answer.raw, answer.removed = raw, removed
         else:
             text, citations = renumber(sentences, passages)
             answer = Answer(question, scope, text, citations, passages, sentences, removed, raw=raw)
+        answer.coverage = coverage
         answer.timings.update(timings)
         return answer
 

@@ -6,7 +6,8 @@ import hashlib
 import importlib.util
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from assistant.errors import AssistantError
 
 _cache: dict[str, "Embedder"] = {}
 _cache_lock = threading.Lock()
+_threads_lock = threading.Lock()
 
 
 def resolve_model_dir(name: str) -> Path:
@@ -92,7 +94,24 @@ class Embedder:
         return np.vstack(parts)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        """One question's vector, on one thread: a short text gains nothing from more, and while the
+        model writes an answer on the other cores, more threads only wait for each other (bench/RESULTS.md)."""
+        with one_torch_thread():
+            return self.encode([text])[0]
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on a single thread for the duration (torch's setting is process-wide, hence the lock)."""
+    import torch
+
+    with _threads_lock:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def get_embedder(name: str, batch_size: int = 32) -> Embedder:

@@ -512,6 +512,8 @@ class AnswerResult:
     first_token: float
     total: float
     text: str
+    coverage: float | None = None  # share of the question's informative words the checked sentences mention
+    draft: str = ""  # the model's own text, before checking
 
 
 def answer_subset(questions: list[GoldQuestion], limit: int | None) -> list[GoldQuestion]:
@@ -548,7 +550,7 @@ def evaluate_answer(assistant, question: GoldQuestion) -> AnswerResult:
         sentences=len(answer.sentences), removed=len(answer.removed),
         first_token=timings.get("first_token", 0.0),
         total=timings.get("total", 0.0) - timings.get("model_load", 0.0),
-        text=answer.text,
+        text=answer.text, coverage=answer.coverage, draft=answer.raw,
     )
 
 

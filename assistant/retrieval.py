@@ -142,20 +142,33 @@ class Retriever:
             for rank, p in enumerate(best)
         ]
 
-    def coverage(self, scope: Scope, passages: list[Passage]) -> float:
-        """Share of the question's informative words (weighted by rarity) that the passages contain.
+    def question_terms(self, scope: Scope) -> dict[str, float]:
+        """The question's informative words (stemmed), each weighted by its rarity in the index.
 
         Words every question about these reports uses (peers, council, say…) and the council names
-        the filter already enforces don't count. A low value means the passages are about something else."""
+        the filter already enforces don't count."""
         query = strip_councils(scope.query, [c for c in self.councils if c.name in scope.councils])
         ignored = set(tokenize(" ".join(QUESTION_WORDS)))
-        terms = [t for t in tokenize(query) if t not in ignored]
-        if not terms:
-            return 1.0
-        found = {t for p in passages for t in tokenize(p.chunk.embedding_text())}
         total = len(self.index.chunks) + 1
-        weight = {t: np.log(total / (self.doc_freq.get(t, 0) + 0.5)) for t in terms}
-        return sum(weight[t] for t in terms if t in found) / (sum(weight.values()) or 1.0)
+        return {t: float(np.log(total / (self.doc_freq.get(t, 0) + 0.5)))
+                for t in tokenize(query) if t not in ignored}
+
+    def coverage(self, scope: Scope, passages: list[Passage]) -> float:
+        """Share of the question's informative words (weighted by rarity) that the passages contain.
+        A low value means the passages are about something else."""
+        return self.text_coverage(scope, [p.chunk.embedding_text() for p in passages])
+
+    def text_coverage(self, scope: Scope, texts: list[str]) -> float:
+        weights = self.question_terms(scope)
+        found = {t for text in texts for t in tokenize(text)}
+        return sum(w for t, w in weights.items() if t in found) / (sum(weights.values()) or 1.0) if weights else 1.0
+
+    def missing_words(self, scope: Scope, texts: list[str]) -> list[str]:
+        """The question's informative words, as the user wrote them, that none of the texts contain."""
+        terms, found = self.question_terms(scope), {t for text in texts for t in tokenize(text)}
+        words = TOKEN.findall(scope.query.lower().replace("’", "'"))
+        return list(dict.fromkeys(w for w in words if (stem := tokenize(w)) and stem[0] in terms
+                                  and stem[0] not in found))
 
     def search_scope(self, scope: Scope, k: int | None = None, filters: Filters | None = None,
                      mode: str = "hybrid") -> list[Passage]:

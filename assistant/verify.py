@@ -1,7 +1,8 @@
 """Checking that an answer sentence is supported by the passage it cites.
 
 The check is lexical and numeric, so it is fast, deterministic and explainable:
-- every number in the sentence (years, £ amounts, percentages, counts) must appear in the passage;
+- every number in the sentence (years, £ amounts, percentages, counts) must appear in the passage, all
+  of them within two neighbouring sentences of it, so that a figure is not paired with another year;
 - most of the sentence's content words (stemmed) must appear in the passage.
 Small models paraphrase little and copy a lot, so word coverage is a strong signal; the threshold
 and its measured precision are recorded in eval/RESULTS.md.
@@ -26,6 +27,8 @@ REFUSAL = re.compile(
 )
 # Coverage of the sentence's content words by the passage at which a sentence counts as supported.
 SUPPORT_THRESHOLD = 0.6
+# How many neighbouring passage sentences the numbers of one answer sentence may be spread over.
+NUMBER_WINDOW = 2
 
 
 @dataclass
@@ -72,9 +75,16 @@ def support(sentence: str, passage_text: str) -> Support:
         return Support(0.0, True, False)
     passage_words = set(tokenize(passage_text))
     score = len(words & passage_words) / len(words)
-    passage_numbers = numbers_in(passage_text)
-    numbers_ok = all(n in passage_numbers for n in numbers_in(sentence))
+    numbers_ok = numbers_together(numbers_in(sentence), passage_text)
     return Support(score, numbers_ok, numbers_ok and score >= SUPPORT_THRESHOLD)
+
+
+def numbers_together(numbers: set[str], passage_text: str, window: int = NUMBER_WINDOW) -> bool:
+    """Whether all the numbers occur in the passage within `window` neighbouring sentences."""
+    if not numbers:
+        return True
+    found = [numbers_in(s) for line in passage_text.splitlines() for s in QUOTE_SENTENCE.split(line)]
+    return any(numbers <= set().union(*found[i:i + window]) for i in range(len(found)))
 
 
 def is_refusal(text: str) -> bool:

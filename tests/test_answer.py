@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from assistant.answer import Assistant, verify_answer
 from assistant.cli import main
 from assistant.export import answer_markdown
+from assistant.retrieval import tokenize
 from assistant.verify import cited_numbers, split_sentences, support
 
 DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
@@ -32,6 +33,14 @@ def test_support_needs_the_words_and_the_numbers():
     assert support("Derby has lost £135m since 2010", passage).supported
     assert not support("Derby has lost £150m since 2010", passage).supported  # wrong figure
     assert not support("Residents love the new swimming pool and library", passage).supported
+
+
+def test_a_figure_must_stay_with_its_own_year():
+    passage = ("The council's net revenue budget for 2017/18 is £215m. The strategy covers three years. "
+               "Savings plans are in place. Stakeholders are less clear about the savings due by 2019/20.")
+    assert support("The net revenue budget for 2017/18 is £215m.", passage).supported
+    # Both numbers are in the passage, but far apart: the figure belongs to another year.
+    assert not support("The net revenue budget for 2019/20 is £215m.", passage).supported
 
 
 def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(accounts_passages):
@@ -94,6 +103,35 @@ def test_end_to_end_cited_answer_from_the_real_model(assistant):
         assert cited and any(support(sentence.text, c.text).supported for c in cited)
     for c in answer.citations:
         assert c.quote and c.quote in c.text
+
+
+class Draft:
+    """Stands in for the model where the test is about checking a given draft, not about writing one."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def stream(self, messages, max_tokens, temperature=0.0):
+        yield self.text
+
+
+def test_a_supported_answer_to_another_question_is_refused(settings, retriever):
+    """A verbatim passage sentence passes the citation check, but if it mentions none of what the question
+    asks about it answers a different question, and the assistant says the reports do not say."""
+    question = "What are Derbyshire County Council's car parking charges?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    asked = set(tokenize(question))
+    n, other = next((p.n, s) for p in passages for s in p.chunk.text.split(". ")
+                    if len(s.split()) > 6 and "\n" not in s and not asked & set(tokenize(s)))
+    answer = Assistant(settings, retriever, model=Draft(f"{other}. [{n}]")).ask(question)
+    assert answer.refused and answer.coverage is not None and answer.coverage < 0.1
+    assert "does not mention car, parking or charges" in answer.text
+
+    question = "What did peers say about Derby's accounts?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, sentence = next((p.n, s) for p in passages for s in p.chunk.text.split(". ") if "accounts" in s)
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence}. [{n}]")).ask(question)
+    assert not answer.refused and answer.coverage >= 0.1
 
 
 @pytest.mark.slow
