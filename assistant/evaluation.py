@@ -514,6 +514,7 @@ class AnswerResult:
     text: str
     coverage: float | None = None  # share of the question's informative words the checked sentences mention
     draft: str = ""  # the model's own text, before checking
+    cited: list[dict] = field(default_factory=list)  # each citation's number, document, lines and quote
 
 
 def answer_subset(questions: list[GoldQuestion], limit: int | None) -> list[GoldQuestion]:
@@ -551,6 +552,7 @@ def evaluate_answer(assistant, question: GoldQuestion) -> AnswerResult:
         first_token=timings.get("first_token", 0.0),
         total=timings.get("total", 0.0) - timings.get("model_load", 0.0),
         text=answer.text, coverage=answer.coverage, draft=answer.raw,
+        cited=[{"n": c.n, "doc_id": c.doc_id, "lines": [c.line_start, c.line_end], "quote": c.quote} for c in cited],
     )
 
 

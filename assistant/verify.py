@@ -3,7 +3,8 @@
 The check is lexical and numeric, so it is fast, deterministic and explainable:
 - every number in the sentence (years, £ amounts, percentages, counts) must appear in the passage, all
   of them within two neighbouring sentences of it, so that a figure is not paired with another year;
-- most of the sentence's content words (stemmed) must appear in the passage.
+- most of the sentence's content words (stemmed) must appear within a few neighbouring sentences of
+  the passage, so that a name from one paragraph is not joined to a role from another.
 Small models paraphrase little and copy a lot, so word coverage is a strong signal; the threshold
 and its measured precision are recorded in eval/RESULTS.md.
 """
@@ -27,7 +28,9 @@ REFUSAL = re.compile(
 )
 # Coverage of the sentence's content words by the passage at which a sentence counts as supported.
 SUPPORT_THRESHOLD = 0.6
-# How many neighbouring passage sentences the numbers of one answer sentence may be spread over.
+# How many neighbouring passage sentences the words, and the numbers, of one answer sentence may be
+# spread over.
+WORD_WINDOW = 3
 NUMBER_WINDOW = 2
 
 
@@ -73,17 +76,22 @@ def support(sentence: str, passage_text: str) -> Support:
     words = set(tokenize(sentence))
     if not words:
         return Support(0.0, True, False)
-    passage_words = set(tokenize(passage_text))
-    score = len(words & passage_words) / len(words)
+    found = [set(tokenize(s)) for s in passage_sentences(passage_text)]
+    score = max((len(words & set().union(*found[i:i + WORD_WINDOW])) / len(words) for i in range(len(found))),
+                default=0.0)
     numbers_ok = numbers_together(numbers_in(sentence), passage_text)
     return Support(score, numbers_ok, numbers_ok and score >= SUPPORT_THRESHOLD)
+
+
+def passage_sentences(text: str) -> list[str]:
+    return [s for line in text.splitlines() for s in QUOTE_SENTENCE.split(line) if s.strip()]
 
 
 def numbers_together(numbers: set[str], passage_text: str, window: int = NUMBER_WINDOW) -> bool:
     """Whether all the numbers occur in the passage within `window` neighbouring sentences."""
     if not numbers:
         return True
-    found = [numbers_in(s) for line in passage_text.splitlines() for s in QUOTE_SENTENCE.split(line)]
+    found = [numbers_in(s) for s in passage_sentences(passage_text)]
     return any(numbers <= set().union(*found[i:i + window]) for i in range(len(found)))
 
 

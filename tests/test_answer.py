@@ -35,6 +35,15 @@ def test_support_needs_the_words_and_the_numbers():
     assert not support("Residents love the new swimming pool and library", passage).supported
 
 
+def test_a_name_must_stay_with_its_own_role():
+    passage = ("Cllr Barry Lewis, Leader of the Council, welcomed the peer team. The team met partners from "
+               "health and the police. Staff spoke well of the training on offer. The council's reserves are "
+               "high. The Chief Executive set out the budget position to the team.")
+    assert support("Barry Lewis is the Leader of the Council.", passage).supported
+    # Every word is somewhere in the passage, but the name and the role are sentences apart.
+    assert not support("The Chief Executive is Barry Lewis.", passage).supported
+
+
 def test_a_figure_must_stay_with_its_own_year():
     passage = ("The council's net revenue budget for 2017/18 is £215m. The strategy covers three years. "
                "Savings plans are in place. Stakeholders are less clear about the savings due by 2019/20.")
