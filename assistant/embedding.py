@@ -83,15 +83,20 @@ class Embedder:
         """Vectors for texts, in batches; progress is told how many texts each batch finished."""
         if not texts:
             return np.zeros((0, self.dimension), dtype="float32")
+        # Longest first, as sentence-transformers itself does: texts of like length share a batch, so
+        # little time goes on padding. The vectors are put back in the order of `texts`.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
         parts = []
         for i in range(0, len(texts), self.batch_size):
-            batch = texts[i:i + self.batch_size]
+            batch = [texts[j] for j in order[i:i + self.batch_size]]
             vectors = self.model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
             parts.append(vectors.astype("float32"))
             if progress:
                 progress(len(batch))
-        return np.vstack(parts)
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype="float32")
+        vectors[order] = np.vstack(parts)
+        return vectors
 
     def encode_query(self, text: str) -> np.ndarray:
         """One question's vector, on one thread: a short text gains nothing from more, and while the

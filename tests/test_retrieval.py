@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 from click.testing import CliRunner
 
@@ -17,6 +19,17 @@ DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
 @pytest.fixture(scope="module")
 def councils():
     return build_councils([DERBY, DERBYSHIRE], {DERBYSHIRE: "Derbyshire County Council (DCC) is"})
+
+
+def test_batched_vectors_keep_the_order_of_the_texts(retriever):
+    """Indexing embeds texts longest first; each vector must still land beside its own text."""
+    texts = ["Accounts.", "The external auditor issued a Section 24 notice about the council's accounts in June.",
+             "Partnership working is mixed."] * 12  # more than one batch of 32
+    together = retriever.embedder.encode(texts)
+    for i in (0, 1, 2, 34, 35):
+        alone = retriever.embedder.encode([texts[i]])[0]
+        assert np.allclose(together[i], alone, atol=1e-4)
+    assert not np.allclose(together[0], together[1], atol=1e-2)
 
 
 def test_tokenize_keeps_numbers_and_money():
