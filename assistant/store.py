@@ -34,6 +34,9 @@ APPROXIMATE_FROM = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
+# ...doubled from this size on: at 1M chunks efSearch=256 finds 0.88 of the true 10 nearest, 512 finds
+# 0.94 for about 5 ms a query, against 0.98 at 100k with 256.
+HNSW_WIDER_FROM = 500_000
 # A filter admitting at most this many chunks of an HNSW index is searched exactly over just those
 # vectors: a graph walk that must skip most nodes can miss admitted neighbours, and this is cheap.
 EXACT_FILTER_MAX = 20_000
@@ -133,6 +136,8 @@ class FaissStore:
             top = np.argsort(-scores, kind="stable")[:k]
             return [(int(allowed[i]), float(scores[i])) for i in top]
         params = None
+        if self.approximate:
+            self.index.hnsw.efSearch = HNSW_EF_SEARCH * (2 if len(self) >= HNSW_WIDER_FROM else 1)
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype="int64")))
         scores, ids = self.index.search(query, k, params=params)
