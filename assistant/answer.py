@@ -183,11 +183,12 @@ def verify_answer(raw: str, passages: list[Passage]) -> tuple[list[Sentence], li
         plain = strip_citations(sentence)
         if not plain or is_refusal(plain) or len(plain.split()) < 3:
             continue
-        good = [n for n in claimed if support(plain, by_n[n].chunk.text).supported]
+        checks = {p.n: support(plain, p.chunk.text) for p in passages}
+        good = [n for n in claimed if checks[n].supported]
         note = ""
         if not good:
-            scored = sorted(passages, key=lambda p: -support(plain, p.chunk.text).score)
-            best = next((p for p in scored if support(plain, p.chunk.text).supported), None)
+            scored = sorted(passages, key=lambda p: -checks[p.n].score)
+            best = next((p for p in scored if checks[p.n].supported), None)
             if best is None:
                 removed.append(plain)
                 continue
@@ -312,22 +313,21 @@ class Assistant:
         raw = "".join(pieces).strip()
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
         sentences, removed = verify_answer(raw, passages)
-        coverage = self.retriever.text_coverage(scope, [s.text for s in sentences]) if sentences else None
+        checked = [s.text for s in sentences]
+        coverage = self.retriever.text_coverage(scope, checked) if sentences else None
         if not sentences:
             why = "The model's answer was not supported by the passages, so it is not shown." if (
                 raw and not is_refusal(raw)) else "The closest passages found are shown below."
             answer = refusal(question, scope, passages, why)
-            answer.raw, answer.removed = raw, removed
         elif coverage < MIN_ANSWER_COVERAGE:
-            missing = self.retriever.missing_words(scope, [s.text for s in sentences])
+            missing = self.retriever.missing_words(scope, checked)
             answer = refusal(question, scope, passages, (
                 f"What the passages support does not mention {join_words(missing)}, so the model's answer "
                 "is not shown." if missing else "What the passages support is about something else."))
-            answer.raw, answer.removed = raw, removed
         else:
             text, citations = renumber(sentences, passages)
-            answer = Answer(question, scope, text, citations, passages, sentences, removed, raw=raw)
-        answer.coverage = coverage
+            answer = Answer(question, scope, text, citations, passages, sentences)
+        answer.raw, answer.removed, answer.coverage = raw, removed, coverage
         answer.timings.update(timings)
         return answer
 

@@ -302,8 +302,7 @@ def make_faiss_index(vectors: np.ndarray, approximate_from: int | None = None):
     dim = vectors.shape[1]
     if len(vectors) >= (APPROXIMATE_FROM if approximate_from is None else approximate_from):
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION  # the search width is set per search, by size
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
@@ -431,8 +430,6 @@ def load_index_files(index_dir: Path, manifest: dict) -> Index:
         chunks = [Chunk(**json.loads(line)) for line in open(index_dir / files["chunks"], encoding="utf-8")]
         vectors = np.load(index_dir / files["vectors"], mmap_mode="r")
         faiss_index = faiss.read_index(str(index_dir / files["faiss"]))
-        if hasattr(faiss_index, "hnsw"):
-            faiss_index.hnsw.efSearch = HNSW_EF_SEARCH
         documents = {}
         for line in open(index_dir / files["documents"], encoding="utf-8"):
             row = json.loads(line)

@@ -76,10 +76,11 @@ def support(sentence: str, passage_text: str) -> Support:
     words = set(tokenize(sentence))
     if not words:
         return Support(0.0, True, False)
-    found = [set(tokenize(s)) for s in passage_sentences(passage_text)]
+    sentences = passage_sentences(passage_text)
+    found = [set(tokenize(s)) for s in sentences]
     score = max((len(words & set().union(*found[i:i + WORD_WINDOW])) / len(words) for i in range(len(found))),
                 default=0.0)
-    numbers_ok = numbers_together(numbers_in(sentence), passage_text)
+    numbers_ok = numbers_together(numbers_in(sentence), sentences)
     return Support(score, numbers_ok, numbers_ok and score >= SUPPORT_THRESHOLD)
 
 
@@ -87,11 +88,11 @@ def passage_sentences(text: str) -> list[str]:
     return [s for line in text.splitlines() for s in QUOTE_SENTENCE.split(line) if s.strip()]
 
 
-def numbers_together(numbers: set[str], passage_text: str, window: int = NUMBER_WINDOW) -> bool:
-    """Whether all the numbers occur in the passage within `window` neighbouring sentences."""
+def numbers_together(numbers: set[str], sentences: list[str], window: int = NUMBER_WINDOW) -> bool:
+    """Whether all the numbers occur within `window` neighbouring sentences of a passage."""
     if not numbers:
         return True
-    found = [numbers_in(s) for s in passage_sentences(passage_text)]
+    found = [numbers_in(s) for s in sentences]
     return any(numbers <= set().union(*found[i:i + window]) for i in range(len(found)))
 
 
