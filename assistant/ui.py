@@ -347,6 +347,9 @@ PAGE_CSS = """
 #ca-header p { margin-top: .2rem; color: var(--body-text-color-subdued); }
 #ca-status p { margin: 0; font-size: .9rem; color: var(--body-text-color-subdued); }
 #ca-scope p { margin: 0; font-size: .88rem; }
+/* The status line under the chat says what is happening. Gradio's own overlay on the chat only got in
+   the way: after Stop cancels an answer it could stay, marked "Error", over the conversation. */
+#ca-chat [data-testid="status-tracker"] { display: none !important; }
 #ca-chat a[href^="#cite-"] { text-decoration: none; font-weight: 600; font-size: .85em; padding: 0 .15em;
   border-radius: 4px; background: var(--color-accent-soft); }
 @media (min-width: 900px) {
