@@ -515,6 +515,8 @@ class AnswerResult:
     coverage: float | None = None  # share of the question's informative words the checked sentences mention
     draft: str = ""  # the model's own text, before checking
     cited: list[dict] = field(default_factory=list)  # each citation's number, document, lines and quote
+    drafts: list[str] = field(default_factory=list)  # every reply of the model, in order (two for a comparison)
+    prompts: list[str] = field(default_factory=list)  # a digest of the prompt each reply answered
 
 
 def answer_subset(questions: list[GoldQuestion], limit: int | None) -> list[GoldQuestion]:
@@ -532,6 +534,57 @@ def answer_subset(questions: list[GoldQuestion], limit: int | None) -> list[Gold
                 chosen.append(by_kind[kind].pop(0))
     order = {q.id: i for i, q in enumerate(questions)}
     return sorted(chosen, key=lambda q: order[q.id])
+
+
+class RecordingModel:
+    """A model wrapper that keeps every reply, so that an answer run can be re-checked later (--replay)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.name = model.name
+        self.replies: list[str] = []
+        self.prompts: list[str] = []
+
+    def stream(self, messages, max_tokens, temperature=0.0, stop=None):
+        self.prompts.append(prompt_digest(messages))
+        pieces = []
+        for piece in self.model.stream(messages, max_tokens, temperature, stop):
+            pieces.append(piece)
+            yield piece
+        self.replies.append("".join(pieces))
+
+
+class ReplayModel:
+    """Plays back a question's recorded replies, so that changed checks can be measured on the same drafts."""
+
+    name = "replay"
+
+    def __init__(self, replies: list[str], prompts: list[str], question_id: str):
+        self.replies, self.prompts, self.question_id = list(replies), list(prompts), question_id
+
+    def stream(self, messages, max_tokens, temperature=0.0, stop=None):
+        recorded = self.prompts.pop(0) if self.prompts else None
+        if not self.replies or (recorded and recorded != prompt_digest(messages)):
+            raise AssistantError(f"{self.question_id}: the recorded run has no reply for this prompt (retrieval "
+                                 "or the prompt changed since); answer the questions again without --replay.")
+        yield self.replies.pop(0)
+
+
+def prompt_digest(messages: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def load_replies(path: Path) -> dict[str, dict]:
+    """Each question's recorded run (its replies as "drafts", and its timings) from an answers.jsonl
+    written by `eval --answers`."""
+    try:
+        rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        for row in rows:
+            row["drafts"] = row.get("drafts") or ([row["draft"]] if row.get("draft") else [])
+            row["first_token"], row["total"] = float(row["first_token"]), float(row["total"])
+        return {row["id"]: row for row in rows}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise AssistantError(f"{path}: not an answers.jsonl written by `assistant eval --answers` ({e}).") from e
 
 
 def evaluate_answer(assistant, question: GoldQuestion) -> AnswerResult:
@@ -602,14 +655,33 @@ def summarise_answers(results: list[AnswerResult]) -> AnswerSummary:
     )
 
 
-def evaluate_answers(settings: Settings, questions: list[GoldQuestion],
-                     progress: Progress | None = None) -> list[AnswerResult]:
+def evaluate_answers(settings: Settings, questions: list[GoldQuestion], progress: Progress | None = None,
+                     replies: dict[str, dict] | None = None) -> list[AnswerResult]:
+    """Answer and score each question; with `replies` (from load_replies), re-check recorded replies
+    instead of asking the model, which measures a change to the checks in seconds."""
     from assistant.answer import Assistant
+    from assistant.retrieval import Retriever
 
-    assistant = Assistant(settings)
+    retriever = Retriever.from_settings(settings)
+    recorder = None
+    if replies is None:
+        from assistant.models import load_model
+
+        recorder = RecordingModel(load_model(settings.model, settings))  # loaded before the clock runs
     results = []
     for question in questions:
-        results.append(evaluate_answer(assistant, question))
+        if recorder:
+            recorder.replies = []
+        recorded = replies[question.id] if replies else {}
+        if recorder:
+            recorder.prompts = []
+        model = recorder or ReplayModel(recorded["drafts"], recorded.get("prompts", []), question.id)
+        result = evaluate_answer(Assistant(settings, retriever, model), question)
+        result.drafts = list(recorder.replies) if recorder else recorded["drafts"]
+        result.prompts = list(recorder.prompts) if recorder else recorded.get("prompts", [])
+        if recorded:  # the time the model took when it wrote these replies
+            result.first_token, result.total = recorded["first_token"], recorded["total"]
+        results.append(result)
         (progress or (lambda n: None))(1)
     return results
 

@@ -133,3 +133,30 @@ def test_eval_command_rejects_a_bad_questions_file_in_one_line(home, tmp_path):
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "line 1" in result.output and "Traceback" not in result.output
+
+
+def test_recorded_replies_are_rechecked_without_the_model(home, tmp_path):
+    """`eval --answers --replay` runs the checks on the replies a run recorded, and refuses to replay a
+    reply to a prompt the model was not given."""
+    row = next(json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if '"q022"' in line)
+    questions = tmp_path / "one.jsonl"
+    questions.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    draft = "The council's net revenue budget for 2017/18 is £215m [1]."
+    recorded = tmp_path / "recorded.jsonl"
+    recorded.write_text(json.dumps({"id": "q022", "drafts": [draft], "first_token": 9.5, "total": 12.0}) + "\n",
+                        encoding="utf-8")
+    out = tmp_path / "replayed"
+    args = ["--home", str(home), "eval", "--answers", "--questions", str(questions), "--configs", "hybrid",
+            "--json", "--out", str(out), "--replay"]
+
+    result = CliRunner().invoke(main, args + [str(recorded)])
+
+    assert result.exit_code == 0, result.output
+    (answer,) = [json.loads(line) for line in (out / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert answer["drafts"] == [draft] and not answer["declined"] and "£215m" in answer["text"]
+    assert answer["first_token"] == 9.5  # the recorded run's time, not the replay's
+
+    recorded.write_text(json.dumps({"id": "q022", "drafts": [draft], "prompts": ["0" * 16], "first_token": 9.5,
+                                    "total": 12.0}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, args + [str(recorded)])
+    assert result.exit_code == 1 and "q022" in result.output and "Traceback" not in result.output
