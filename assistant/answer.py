@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
 from assistant.retrieval import Filters, Passage, Retriever, merge_filters
@@ -14,6 +14,8 @@ from assistant.verify import (
     best_quote,
     cited_numbers,
     is_refusal,
+    lacks_expected,
+    missing_periods,
     split_sentences,
     strip_citations,
     support,
@@ -55,6 +57,10 @@ MIN_RELEVANCE = 0.62
 # below this share it answers a different question from the same passages, the commonest way the
 # 1.5B model "answers" an unanswerable question. Chosen on the gold set (eval/RESULTS.md).
 MIN_ANSWER_COVERAGE = 0.1
+# A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
+# would be checked as the question restated, which any passage on the subject "supports".
+FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
+YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 
 
 @dataclass
@@ -91,6 +97,7 @@ class Sentence:
     citations: list[int]
     supported: bool
     note: str = ""  # e.g. "re-cited: the model cited [2]"
+    claim: str = ""  # what was checked: the sentence, or the question with a short answer
 
 
 @dataclass
@@ -172,18 +179,26 @@ def relevant(passages: list[Passage], coverage: float) -> bool:
     return bool(passages) and (coverage >= MIN_COVERAGE or best >= MIN_RELEVANCE)
 
 
-def verify_answer(raw: str, passages: list[Passage]) -> tuple[list[Sentence], list[str]]:
+def verify_answer(raw: str, passages: list[Passage], question: str = "") -> tuple[list[Sentence], list[str]]:
     """Keep each sentence only with a citation that supports it: the one given, else the passage that
-    supports it best; sentences no passage supports are removed (and returned)."""
+    supports it best; sentences no passage supports are removed (and returned).
+
+    A short answer that gives a name or a figure ("Barry Lewis [2]") says something only together with
+    the question, so the question and the answer are checked against the passage as one claim."""
     by_n = {p.n: p for p in passages}
     kept: list[Sentence] = []
     removed: list[str] = []
     for sentence in split_sentences(raw):
         claimed = [n for n in cited_numbers(sentence) if n in by_n]
         plain = strip_citations(sentence)
-        if not plain or is_refusal(plain) or len(plain.split()) < 3:
+        if not plain or is_refusal(plain):
             continue
-        checks = {p.n: support(plain, p.chunk.text) for p in passages}
+        claim = plain
+        if len(plain.split()) < 4:
+            if not question or YES_OR_NO.match(plain) or not FRAGMENT_FACT.search(plain):
+                continue  # "Yes.", "See above": nothing to check or show
+            claim = f"{question} {plain}"
+        checks = {p.n: support(claim, p.chunk.text) for p in passages}
         good = [n for n in claimed if checks[n].supported]
         note = ""
         if not good:
@@ -194,7 +209,7 @@ def verify_answer(raw: str, passages: list[Passage]) -> tuple[list[Sentence], li
                 continue
             good = [best.n]
             note = f"re-cited: the model cited {', '.join(f'[{n}]' for n in claimed)}" if claimed else "citation added"
-        kept.append(Sentence(plain, good, True, note))
+        kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed
 
 
@@ -312,9 +327,15 @@ class Assistant:
             yield Event("token", piece)
         raw = "".join(pieces).strip()
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
-        sentences, removed = verify_answer(raw, passages)
-        checked = [s.text for s in sentences]
+        sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope))
+        checked = [s.claim for s in sentences]
         coverage = self.retriever.text_coverage(scope, checked) if sentences else None
+        shown = " ".join(s.text for s in sentences)
+        lacking = lacks_expected(shown, scope.expects, scope.query) if sentences else ""
+        # The year may be in the passage sentence an answer restates rather than in the answer itself.
+        by_n = {p.n: p for p in passages}
+        quoted = " ".join(best_quote(s.text, by_n[n].chunk.text) for s in sentences for n in s.citations)
+        periods = missing_periods(f"{shown} {quoted}", scope.periods) if sentences else []
         if not sentences:
             why = "The model's answer was not supported by the passages, so it is not shown." if (
                 raw and not is_refusal(raw)) else "The closest passages found are shown below."
@@ -324,6 +345,13 @@ class Assistant:
             answer = refusal(question, scope, passages, (
                 f"What the passages support does not mention {join_words(missing)}, so the model's answer "
                 "is not shown." if missing else "What the passages support is about something else."))
+        elif lacking:
+            answer = refusal(question, scope, passages, (
+                f"What the passages support gives no {lacking}, which the question asks for, "
+                "so the model's answer is not shown."))
+        elif periods:
+            answer = refusal(question, scope, passages, (
+                f"What the passages support is not about {join_words(periods)}, so the model's answer is not shown."))
         else:
             text, citations = renumber(sentences, passages)
             answer = Answer(question, scope, text, citations, passages, sentences)
@@ -337,8 +365,9 @@ class Assistant:
         groups: list[tuple[str, list[Passage]]] = []
         numbered = 0
         base = merge_filters(scope, filters)
+        topic = strip_council_names(scope.query, self.retriever)
         for council in scope.councils:
-            found = self.retriever.search(strip_council_names(scope.query, self.retriever), per_council,
+            found = self.retriever.search(topic, per_council,
                                           Filters([council], base.kinds, base.years, base.doc_ids))
             for p in found:
                 numbered += 1
@@ -348,10 +377,15 @@ class Assistant:
         yield Event("passages", passages)
         parts, citations, sentences, removed = [], [], [], []
         for council, group in groups:
-            if not relevant(group, self.retriever.coverage(scope, group)):
+            # Each side is asked about its own council only: given the comparison itself and one council's
+            # passages, the 1.5B model writes comparative claims ("Derby's finances were better than
+            # Derbyshire's") that one side's passages cannot support.
+            side = replace(scope, query=f"What do the reports say about {topic} at {council}?", councils=[council],
+                           comparison=False)
+            if not relevant(group, self.retriever.coverage(side, group)):
                 parts.append(f"**{council}:** {NOT_IN_REPORTS}")
                 continue
-            answer = yield from self.generate(f"{scope.query} (answer for {council} only)", scope, group)
+            answer = yield from self.generate(side.query, side, group)
             if answer.refused:
                 parts.append(f"**{council}:** {NOT_IN_REPORTS}")
                 continue
@@ -406,11 +440,22 @@ class Assistant:
 
 
 def strip_council_names(query: str, retriever: Retriever) -> str:
-    """The topic of a comparison question without the council names (each side is filtered anyway)."""
+    """The topic of a comparison question without the council names (each side is filtered anyway) or
+    the words that frame it as a comparison: "How did Derby's finances compare with Derbyshire's
+    according to the peer reports?" gives "finances"."""
     from assistant.scope import alias_pattern
 
     for council in retriever.councils:
-        for alias in council.aliases:
-            query = alias_pattern(alias).sub(" ", query)
-    query = re.sub(r"\b(compare|compared|comparison|and|versus|vs|both|how do|how does|on)\b", " ", query, flags=re.I)
-    return re.sub(r"\s+", " ", query).strip(" ?") or query
+        for alias in sorted(council.aliases, key=len, reverse=True):
+            query = alias_pattern(alias).sub("\0", query)
+    query = re.sub(r"\0(['’]s)?(\s*(,|and|or|&|vs\.?|versus)?\s*\0(['’]s)?)*", " ", query)
+    query = re.sub(r"\baccording to (the )?(peer |two |both )?(reports?|peers|reviews?)\b", " ", query, flags=re.I)
+    query = re.sub(r"\b(what did|what do|how did|how do|how does|how did)\b( the)?( peers?| reports?)?"
+                   r"( say| said| find| found)?( about| on)?", " ", query, flags=re.I)
+    query = re.sub(r"\b(compare|compared|comparison|contrast|versus|vs|both|differ|difference|"
+                   r"differences|between)\b", " ", query, flags=re.I)
+    query = re.sub(r"^\W*(which|who)?(\W*\b(had|has|have|did|does|do|is|was|were|are)\b)+|"
+                   r"^\W*where do the\s+reports\s+mention\b|\bthe same\b", " ", query.strip(), flags=re.I)
+    query = re.sub(r"^\W*((and|with|or|on|at|in)\b\W*)+|(\W+\b(and|with|or|on|at|in|the)\b)+\W*$", "",
+                   query.strip(), flags=re.I)
+    return re.sub(r"\s+", " ", query).strip(" ?,:;-") or query

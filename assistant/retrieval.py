@@ -12,7 +12,7 @@ import numpy as np
 from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.embedding import get_embedder
-from assistant.scope import Council, Scope, alias_pattern, analyse, build_councils
+from assistant.scope import COMPARISON, Council, Scope, alias_pattern, analyse, build_councils
 from assistant.store import Index, load_index
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,/][0-9]+)*")
@@ -24,7 +24,7 @@ STOPWORDS = frozenset(
 MODES = ("hybrid", "dense", "lexical")
 QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
-    "mention mentioned describe".split()
+    "mention mentioned describe according".split()
 )
 
 
@@ -145,13 +145,19 @@ class Retriever:
     def question_terms(self, scope: Scope) -> dict[str, float]:
         """The question's informative words (stemmed), each weighted by its rarity in the index.
 
-        Words every question about these reports uses (peers, council, say…) and the council names
-        the filter already enforces don't count."""
-        query = strip_councils(scope.query, [c for c in self.councils if c.name in scope.councils])
+        Words every question about these reports uses (peers, council, say…), the council names the
+        filter already enforces, and the words that make a question a comparison don't count."""
+        query = self.without_councils(scope)
+        if scope.comparison:
+            query = COMPARISON.sub(" ", query)
         ignored = set(tokenize(" ".join(QUESTION_WORDS)))
         total = len(self.index.chunks) + 1
         return {t: float(np.log(total / (self.doc_freq.get(t, 0) + 0.5)))
                 for t in tokenize(query) if t not in ignored}
+
+    def without_councils(self, scope: Scope) -> str:
+        """The question without the names of the councils it is about (the filter enforces those)."""
+        return strip_councils(scope.query, [c for c in self.councils if c.name in scope.councils])
 
     def coverage(self, scope: Scope, passages: list[Passage]) -> float:
         """Share of the question's informative words (weighted by rarity) that the passages contain.

@@ -48,6 +48,16 @@ YEAR_OF_REPORT = re.compile(
     r"|\b(?:report|review|challenge|visit|published|release|page|story)\s+(?:in|of|from|dated)\s+(20\d\d)\b",
     re.I,
 )
+# What a question asks for, read from its opening words. An answer without a figure does not answer
+# "how much", one without a date does not answer "when", one that names no one does not answer "who".
+EXPECTS = (
+    ("number", re.compile(r"^\s*(?:by\s+)?how (?:much|many|big|large|long)\b|^\s*what (?:share|percentage|proportion|"
+                          r"amount|number|size|level|sum|cost|value|rate)\b", re.I)),
+    ("date", re.compile(r"^\s*(?:when|how often|what (?:year|date|month|day))\b|^\s*in what year\b", re.I)),
+    ("name", re.compile(r"^\s*who(?:m)?\b", re.I)),
+)
+# A financial year such as 2019/20 names the period a figure is for.
+FINANCIAL_YEAR = re.compile(r"\b20\d\d\s*[/–-]\s*(?:20)?\d\d\b")
 KIND_WORDS = {
     "press release": ("press release", "press statement"),
     "web page": ("web page", "webpage", "website"),
@@ -76,6 +86,8 @@ class Scope:
     themes: list[str] = field(default_factory=list)
     ambiguous: bool = False  # names no council but talks about "the council": ask which
     inferred: bool = False  # councils came from the conversation, not the question
+    expects: str = ""  # what the answer must give: "number", "date", "name", or "" for anything
+    periods: list[str] = field(default_factory=list)  # financial years the question names, e.g. "2019/20"
 
     def describe(self) -> str:
         parts = []
@@ -203,4 +215,15 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     scope.ambiguous = (
         not scope.councils and len(councils) > 1 and bool(SINGULAR_REFERENCE.search(question))
     )
+    # A follow-up's query carries the previous question in brackets, as context for retrieval; what the
+    # answer must give comes from the question itself, or from the rewritten one ("what about Derbyshire?").
+    asked = question if scope.query.startswith(question.strip()) else scope.query
+    scope.expects = next((kind for kind, pattern in EXPECTS if pattern.search(asked)), "")
+    scope.periods = [financial_year(m) for m in FINANCIAL_YEAR.findall(asked)]
     return scope
+
+
+def financial_year(text: str) -> str:
+    """'2019-2020', '2019/20' and '2019 – 20' all give '2019/20'."""
+    start, end = re.split(r"\s*[/–-]\s*", text)
+    return f"{start}/{end[-2:]}"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.retrieval import tokenize
+from assistant.retrieval import STOPWORDS, tokenize
+from assistant.scope import FINANCIAL_YEAR, financial_year
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
@@ -26,6 +27,14 @@ REFUSAL = re.compile(
     r"(?:isn't|is not|aren't|are not) (?:mentioned|stated|covered|in the))\b",
     re.I,
 )
+NUMBER_WORDS = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|half|third|quarter|dozen|per ?cent|majority|minority|first|second|fourth|fifth|"
+    r"sixth|seventh|eighth|ninth|tenth)\b", re.I)
+DATE_WORDS = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|"
+    r"autumn|winter|annual|annually|yearly|monthly|weekly|daily|quarterly|year|years|month|months|week|weeks)\b",
+    re.I)
 # Coverage of the sentence's content words by the passage at which a sentence counts as supported.
 SUPPORT_THRESHOLD = 0.6
 # How many neighbouring passage sentences the words, and the numbers, of one answer sentence may be
@@ -94,6 +103,39 @@ def numbers_together(numbers: set[str], sentences: list[str], window: int = NUMB
         return True
     found = [numbers_in(s) for s in sentences]
     return any(numbers <= set().union(*found[i:i + window]) for i in range(len(found)))
+
+
+def lacks_expected(text: str, expects: str, question: str) -> str:
+    """What the answer text fails to give that the question asks for ("figure", "date or time", "name"),
+    or "" if it gives it."""
+    # Numbers the question already holds ("HS2", "since 2010") are not what it asks for.
+    new_numbers = set(re.findall(r"\w*\d\w*", text.lower())) - set(re.findall(r"\w*\d\w*", question.lower()))
+    if expects == "number" and not (new_numbers or NUMBER_WORDS.search(text)):
+        return "figure"
+    if expects == "date" and not (new_numbers or DATE_WORDS.search(text)):
+        return "date or time"
+    if expects == "name" and not names_someone(text, question):
+        return "name"
+    return ""
+
+
+def names_someone(text: str, question: str) -> bool:
+    """Whether the text has a capitalised word the question lacks: a person, post or body the question
+    did not already name. A sentence's first word counts only as part of a name ("Barry Lewis is…")."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    for sentence in split_sentences(text):
+        words = re.findall(r"[A-Za-z][\w'’-]*", sentence)
+        starts_name = len(words) > 1 and words[0][0].isupper() and words[1][0].isupper()
+        candidates = words if starts_name else words[1:]
+        if any(w[0].isupper() and w.lower() not in asked and w.lower() not in STOPWORDS for w in candidates):
+            return True
+    return False
+
+
+def missing_periods(text: str, periods: list[str]) -> list[str]:
+    """The financial years of the question (e.g. '2019/20') that the answer text does not mention."""
+    mentioned = {financial_year(m) for m in FINANCIAL_YEAR.findall(text)}
+    return [p for p in periods if p not in mentioned]
 
 
 def is_refusal(text: str) -> bool:

@@ -124,6 +124,56 @@ class Draft:
         yield self.text
 
 
+def passage_sentence(passages, *words: str) -> tuple[int, str]:
+    """The number of a passage and one of its sentences that holds all the words."""
+    return next((p.n, s.strip()) for p in passages for s in p.chunk.text.replace("\n", " ").split(". ")
+                if all(w in s for w in words))
+
+
+def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
+    """A true, cited sentence about the right subject still does not answer "who" without a name, or
+    "how much for 2019/20" with another year's figure."""
+    question = "Who chairs Derby City Council's Audit Committee?"
+    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Audit Committee")
+    about = sentence.split("Audit Committee", 1)[1].split(" - ")[0].strip(" ,")
+    answer = Assistant(settings, retriever, model=Draft(f"The Audit Committee {about} [{n}].")).ask(question)
+    assert answer.refused and "gives no name" in answer.text, answer.raw
+
+    question = "What is Derby City Council's net revenue budget for 2019/20?"
+    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "net revenue budget")
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence}. [{n}]")).ask(question)
+    assert answer.refused and "not about 2019/20" in answer.text, answer.raw
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence}. [{n}]")).ask(
+        "What is Derby City Council's net revenue budget for 2017/18?")
+    assert not answer.refused and "£215m" in answer.text
+
+
+def test_a_short_answer_is_checked_together_with_its_question(settings, retriever):
+    question = "Who is the Leader of Derbyshire County Council?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "Barry Lewis" in p.chunk.text)
+    answer = Assistant(settings, retriever, model=Draft(f"Barry Lewis [{n}]")).ask(question)
+    assert not answer.refused and answer.text.startswith("Barry Lewis [1]")
+    # The same name given as the answer to another role's question is not supported.
+    question = "Who is the Chief Executive of Derbyshire County Council?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next((p.n for p in passages if "Barry Lewis" in p.chunk.text), 1)
+    assert Assistant(settings, retriever, model=Draft(f"Barry Lewis [{n}]")).ask(question).refused
+    # "Yes." alone says nothing that can be checked.
+    assert Assistant(settings, retriever, model=Draft("Yes [1].")).ask(
+        "Did Derby try to change how often it holds council elections?").refused
+
+
+def test_a_comparison_searches_each_council_for_the_topic_alone(retriever):
+    from assistant.answer import strip_council_names
+
+    assert strip_council_names("How did Derby's finances compare with Derbyshire's according to the peer "
+                               "reports?", retriever) == "finances"
+    assert strip_council_names("Did both Derby and Derbyshire have staff sickness problems?",
+                               retriever) == "staff sickness problems"
+    assert strip_council_names("Derby vs DCC: accounts", retriever) == "accounts"
+
+
 def test_a_supported_answer_to_another_question_is_refused(settings, retriever):
     """A verbatim passage sentence passes the citation check, but if it mentions none of what the question
     asks about it answers a different question, and the assistant says the reports do not say."""

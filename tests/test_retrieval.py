@@ -61,6 +61,21 @@ def test_comparisons_ambiguity_and_recommendation_intent(councils):
     assert not analyse("What was the Section 24 recommendation?", councils).recommendations
 
 
+def test_what_sort_of_answer_a_question_expects(councils):
+    def read(question, history=None):
+        scope = analyse(question, councils, history)
+        return scope.expects, scope.periods
+
+    assert read("How much did Derbyshire save in 2017-18?") == ("number", ["2017/18"])
+    assert read("By how much did Derbyshire raise council tax for 2019/20?") == ("number", ["2019/20"])
+    assert read("When was Derby's Local Plan adopted?") == ("date", [])
+    assert read("Who chairs Derby's Audit Committee?") == ("name", [])
+    assert read("What did peers say about Derby's accounts?") == ("", [])
+    # A follow-up is read from its own words, not from the earlier question it carries as context.
+    first = analyse("What is Derby's net revenue budget for 2017/18?", councils)
+    assert read("How much of that came from reserves?", [first]) == ("number", [])
+
+
 def test_follow_ups_inherit_or_swap_the_council(councils):
     first = analyse("What did peers say about Derby's partnership working?", councils)
     swapped = analyse("What about Derbyshire?", councils, [first])
