@@ -328,36 +328,40 @@ class Assistant:
         raw = "".join(pieces).strip()
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope))
-        checked = [s.claim for s in sentences]
-        coverage = self.retriever.text_coverage(scope, checked) if sentences else None
-        shown = " ".join(s.text for s in sentences)
-        lacking = lacks_expected(shown, scope.expects, scope.query) if sentences else ""
-        # The year may be in the passage sentence an answer restates rather than in the answer itself.
-        by_n = {p.n: p for p in passages}
-        quoted = " ".join(best_quote(s.text, by_n[n].chunk.text) for s in sentences for n in s.citations)
-        periods = missing_periods(f"{shown} {quoted}", scope.periods) if sentences else []
-        if not sentences:
-            why = "The model's answer was not supported by the passages, so it is not shown." if (
-                raw and not is_refusal(raw)) else "The closest passages found are shown below."
+        coverage = self.retriever.text_coverage(scope, [s.claim for s in sentences]) if sentences else None
+        why = self.why_not_shown(raw, scope, sentences, passages, coverage)
+        if why:
             answer = refusal(question, scope, passages, why)
-        elif coverage < MIN_ANSWER_COVERAGE:
-            missing = self.retriever.missing_words(scope, checked)
-            answer = refusal(question, scope, passages, (
-                f"What the passages support does not mention {join_words(missing)}, so the model's answer "
-                "is not shown." if missing else "What the passages support is about something else."))
-        elif lacking:
-            answer = refusal(question, scope, passages, (
-                f"What the passages support gives no {lacking}, which the question asks for, "
-                "so the model's answer is not shown."))
-        elif periods:
-            answer = refusal(question, scope, passages, (
-                f"What the passages support is not about {join_words(periods)}, so the model's answer is not shown."))
         else:
             text, citations = renumber(sentences, passages)
             answer = Answer(question, scope, text, citations, passages, sentences)
         answer.raw, answer.removed, answer.coverage = raw, removed, coverage
         answer.timings.update(timings)
         return answer
+
+    def why_not_shown(self, raw: str, scope: Scope, sentences: list[Sentence], passages: list[Passage],
+                      coverage: float | None) -> str:
+        """Why the checked answer is refused, or "" if it answers the question. Each check runs only if
+        the ones before it passed."""
+        if not sentences:
+            return ("The model's answer was not supported by the passages, so it is not shown."
+                    if raw and not is_refusal(raw) else "The closest passages found are shown below.")
+        if coverage < MIN_ANSWER_COVERAGE:
+            missing = self.retriever.missing_words(scope, [s.claim for s in sentences])
+            return (f"What the passages support does not mention {join_words(missing)}, so the model's answer "
+                    "is not shown." if missing else "What the passages support is about something else.")
+        shown = " ".join(s.text for s in sentences)
+        lacking = lacks_expected(shown, scope.expects, scope.query)
+        if lacking:
+            return (f"What the passages support gives no {lacking}, which the question asks for, "
+                    "so the model's answer is not shown.")
+        # The year may be in the passage sentence an answer restates rather than in the answer itself.
+        by_n = {p.n: p for p in passages}
+        quoted = " ".join(best_quote(s.text, by_n[n].chunk.text) for s in sentences for n in s.citations)
+        periods = missing_periods(f"{shown} {quoted}", scope.periods)
+        if periods:
+            return f"What the passages support is not about {join_words(periods)}, so the model's answer is not shown."
+        return ""
 
     def comparison_stream(self, scope: Scope, filters: Filters | None, k: int, started: float) -> Iterator[Event]:
         """Evidence retrieved for each council separately, answered side by side."""
@@ -450,7 +454,7 @@ def strip_council_names(query: str, retriever: Retriever) -> str:
             query = alias_pattern(alias).sub("\0", query)
     query = re.sub(r"\0(['’]s)?(\s*(,|and|or|&|vs\.?|versus)?\s*\0(['’]s)?)*", " ", query)
     query = re.sub(r"\baccording to (the )?(peer |two |both )?(reports?|peers|reviews?)\b", " ", query, flags=re.I)
-    query = re.sub(r"\b(what did|what do|how did|how do|how does|how did)\b( the)?( peers?| reports?)?"
+    query = re.sub(r"\b(what did|what do|how did|how do|how does)\b( the)?( peers?| reports?)?"
                    r"( say| said| find| found)?( about| on)?", " ", query, flags=re.I)
     query = re.sub(r"\b(compare|compared|comparison|contrast|versus|vs|both|differ|difference|"
                    r"differences|between)\b", " ", query, flags=re.I)

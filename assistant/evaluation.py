@@ -542,8 +542,8 @@ class RecordingModel:
     def __init__(self, model):
         self.model = model
         self.name = model.name
-        self.replies: list[str] = []
-        self.prompts: list[str] = []
+        self.drafts: list[str] = []
+        self.prompts: list[str] = []  # a digest of the prompt each draft answered
 
     def stream(self, messages, max_tokens, temperature=0.0, stop=None):
         self.prompts.append(prompt_digest(messages))
@@ -551,7 +551,7 @@ class RecordingModel:
         for piece in self.model.stream(messages, max_tokens, temperature, stop):
             pieces.append(piece)
             yield piece
-        self.replies.append("".join(pieces))
+        self.drafts.append("".join(pieces))
 
 
 class ReplayModel:
@@ -559,15 +559,18 @@ class ReplayModel:
 
     name = "replay"
 
-    def __init__(self, replies: list[str], prompts: list[str], question_id: str):
-        self.replies, self.prompts, self.question_id = list(replies), list(prompts), question_id
+    def __init__(self, recorded: dict, question_id: str):
+        self.drafts, self.prompts = recorded["drafts"], recorded.get("prompts", [])
+        self.question_id = question_id
+        self.used = 0
 
     def stream(self, messages, max_tokens, temperature=0.0, stop=None):
-        recorded = self.prompts.pop(0) if self.prompts else None
-        if not self.replies or (recorded and recorded != prompt_digest(messages)):
+        i = self.used
+        if i >= len(self.drafts) or (i < len(self.prompts) and self.prompts[i] != prompt_digest(messages)):
             raise AssistantError(f"{self.question_id}: the recorded run has no reply for this prompt (retrieval "
                                  "or the prompt changed since); answer the questions again without --replay.")
-        yield self.replies.pop(0)
+        self.used += 1
+        yield self.drafts[i]
 
 
 def prompt_digest(messages: list[dict]) -> str:
@@ -663,22 +666,17 @@ def evaluate_answers(settings: Settings, questions: list[GoldQuestion], progress
     from assistant.retrieval import Retriever
 
     retriever = Retriever.from_settings(settings)
-    recorder = None
+    model = None
     if replies is None:
         from assistant.models import load_model
 
-        recorder = RecordingModel(load_model(settings.model, settings))  # loaded before the clock runs
+        model = load_model(settings.model, settings)  # loaded before the clock runs
     results = []
     for question in questions:
-        if recorder:
-            recorder.replies = []
-        recorded = replies[question.id] if replies else {}
-        if recorder:
-            recorder.prompts = []
-        model = recorder or ReplayModel(recorded["drafts"], recorded.get("prompts", []), question.id)
-        result = evaluate_answer(Assistant(settings, retriever, model), question)
-        result.drafts = list(recorder.replies) if recorder else recorded["drafts"]
-        result.prompts = list(recorder.prompts) if recorder else recorded.get("prompts", [])
+        recorded = replies[question.id] if replies else None
+        runner = ReplayModel(recorded, question.id) if recorded else RecordingModel(model)
+        result = evaluate_answer(Assistant(settings, retriever, runner), question)
+        result.drafts, result.prompts = list(runner.drafts), list(runner.prompts)
         if recorded:  # the time the model took when it wrote these replies
             result.first_token, result.total = recorded["first_token"], recorded["total"]
         results.append(result)
