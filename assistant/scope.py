@@ -30,6 +30,8 @@ THEMES = {
     ),
 }
 SINGULAR_REFERENCE = re.compile(r"\b(the council|the authority|council's|council’s|its|they|their|them)\b", re.I)
+# "Which council's risk strategy…?" asks us to find the council, so it is not ambiguous.
+ASKS_WHICH_COUNCIL = re.compile(r"\b(which|what)\s+(of\s+the\s+(two\s+)?)?(councils?|authorit(y|ies))\b", re.I)
 ALL_COUNCILS = re.compile(r"\b(both councils|both authorities|each council|the two councils|all councils|"
                           r"every council|both reports|the two reports|each report)\b", re.I)
 COMPARISON = re.compile(r"\b(compare|compared|comparison|contrast|versus|vs\.?|differ|difference|differences|"
@@ -214,6 +216,7 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
         scope.themes = find_themes(re.sub(RECOMMENDATION, " ", question))
     scope.ambiguous = (
         not scope.councils and len(councils) > 1 and bool(SINGULAR_REFERENCE.search(question))
+        and not ASKS_WHICH_COUNCIL.search(question)
     )
     # A follow-up's query carries the previous question in brackets, as context for retrieval; what the
     # answer must give comes from the question itself, or from the rewritten one ("what about Derbyshire?").

@@ -56,6 +56,9 @@ def test_comparisons_ambiguity_and_recommendation_intent(councils):
     assert analyse("How do Derby and Derbyshire compare on finance?", councils).comparison
     assert analyse("What did peers say about the council's finances?", councils).ambiguous
     assert not analyse("What did peers say about Derby's finances?", councils).ambiguous
+    # Asking which council is a question for the reports, not one to ask back.
+    assert not analyse("Which council's risk strategy calls it 'risk embracing'?", councils).ambiguous
+    assert not analyse("Which of the two councils had their accounts signed off late?", councils).ambiguous
     listing = analyse("List the key recommendations on finance for Derbyshire", councils)
     assert listing.recommendations and "Financial planning and management" in listing.themes
     assert not analyse("What was the Section 24 recommendation?", councils).recommendations
