@@ -259,8 +259,8 @@ def documents(ctx) -> None:
 @click.option("--answers", is_flag=True, help="Also answer the questions with the model (slow) and score the answers.")
 @click.option("--limit", type=int, help="With --answers: answer this many questions (all unanswerable ones first).")
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="With --answers: re-check the model replies recorded in this answers.jsonl instead of asking "
-              "the model (seconds instead of half an hour; measures a change to the checks).")
+              help="With --answers: re-check the model replies recorded in this answers.jsonl; only prompts the "
+              "recording lacks go to the model (minutes instead of half an hour; measures a change to the checks).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of Markdown.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the tables and plots (default: eval/results in the home folder).")

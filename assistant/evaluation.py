@@ -555,22 +555,37 @@ class RecordingModel:
 
 
 class ReplayModel:
-    """Plays back a question's recorded replies, so that changed checks can be measured on the same drafts."""
+    """Plays back a question's recorded replies, so that changed checks can be measured on the same drafts.
+    A prompt the recorded run did not have (a new check, a changed retrieval) goes to `live`, a function
+    returning the real model, if one is given; the replies given are kept, as a RecordingModel keeps them."""
 
     name = "replay"
 
-    def __init__(self, recorded: dict, question_id: str):
-        self.drafts, self.prompts = recorded["drafts"], recorded.get("prompts", [])
+    def __init__(self, recorded: dict, question_id: str, live: Callable[[], object] | None = None):
+        prompts = recorded.get("prompts") or []
+        if len(prompts) < len(recorded["drafts"]):  # written before prompts were recorded: play in order
+            self.recorded = list(recorded["drafts"])
+        else:
+            self.recorded = dict(zip(prompts, recorded["drafts"]))
         self.question_id = question_id
-        self.used = 0
+        self.live = live
+        self.drafts: list[str] = []
+        self.prompts: list[str] = []
 
     def stream(self, messages, max_tokens, temperature=0.0, stop=None):
-        i = self.used
-        if i >= len(self.drafts) or (i < len(self.prompts) and self.prompts[i] != prompt_digest(messages)):
+        digest = prompt_digest(messages)
+        if isinstance(self.recorded, list) and self.recorded:
+            reply = self.recorded.pop(0)
+        elif isinstance(self.recorded, dict) and digest in self.recorded:
+            reply = self.recorded[digest]
+        elif self.live is not None:
+            reply = "".join(self.live().stream(messages, max_tokens, temperature, stop))
+        else:
             raise AssistantError(f"{self.question_id}: the recorded run has no reply for this prompt (retrieval "
                                  "or the prompt changed since); answer the questions again without --replay.")
-        self.used += 1
-        yield self.drafts[i]
+        self.drafts.append(reply)
+        self.prompts.append(digest)
+        yield reply
 
 
 def prompt_digest(messages: list[dict]) -> str:
@@ -663,18 +678,20 @@ def evaluate_answers(settings: Settings, questions: list[GoldQuestion], progress
     """Answer and score each question; with `replies` (from load_replies), re-check recorded replies
     instead of asking the model, which measures a change to the checks in seconds."""
     from assistant.answer import Assistant
+    from assistant.models import load_model
     from assistant.retrieval import Retriever
 
     retriever = Retriever.from_settings(settings)
-    model = None
-    if replies is None:
-        from assistant.models import load_model
 
-        model = load_model(settings.model, settings)  # loaded before the clock runs
+    def live():
+        return load_model(settings.model, settings)
+
+    if replies is None:
+        live()  # loaded before the clock runs
     results = []
     for question in questions:
-        recorded = replies[question.id] if replies else None
-        runner = ReplayModel(recorded, question.id) if recorded else RecordingModel(model)
+        recorded = replies.get(question.id) if replies else None
+        runner = ReplayModel(recorded, question.id, live) if recorded else RecordingModel(live())
         result = evaluate_answer(Assistant(settings, retriever, runner), question)
         result.drafts, result.prompts = list(runner.drafts), list(runner.prompts)
         if recorded:  # the time the model took when it wrote these replies
