@@ -37,6 +37,9 @@ LOADING_MODEL = "Loading the language model (first question only)…"
 LOADING_INDEX = "Loading the index (first question only)…"
 SEARCHING = "Searching the reports…"
 WRITING = "Writing the answer…"
+# Answers being searched or waiting for the model at once; more wait in Gradio's queue, which shows
+# their place too.
+MAX_ANSWERS_AT_ONCE = 32
 SHIPPED_MODELS = [
     ("Qwen2.5 1.5B, shipped (better answers)", "qwen2.5-1.5b"),
     ("Qwen2.5 0.5B, shipped (about 3x faster)", "qwen2.5-0.5b"),
@@ -72,6 +75,7 @@ class Backend:
         self._index: Index | None = None
         self._retriever = None
         self._assistants: dict[tuple[str, int], Assistant] = {}
+        self.turns = ModelTurns()
 
     @property
     def ready(self) -> bool:
@@ -413,6 +417,59 @@ def describe_filters(scope: Scope, councils: list[str], kinds: list[str], years:
 # --- the app ----------------------------------------------------------------------------------
 
 
+class ModelTurns:
+    """Answers take turns at the language model, first come first served, while searching runs for
+    everyone at once: a question's passages appear at once, and its answer waits only for the model."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._line: list[object] = []
+
+    def wait(self, ticket: object, poll: float = 1.0) -> Iterator[int]:
+        """Join the line; yield how many answers are ahead, at least every `poll` seconds, until it is
+        this ticket's turn. The caller must `leave` afterwards, also if it gives up waiting."""
+        with self._changed:
+            self._line.append(ticket)
+        while True:
+            with self._changed:
+                ahead = self._line.index(ticket)
+            if ahead == 0:
+                return
+            yield ahead
+            with self._changed:
+                if self._line.index(ticket) == ahead:
+                    self._changed.wait(poll)
+
+    def leave(self, ticket: object) -> None:
+        with self._changed:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            self._changed.notify_all()
+
+
+def waiting_message(ahead: int) -> str:
+    answers = "answer" if ahead == 1 else "answers"
+    return f"Passages found. Waiting for the language model: {ahead} {answers} ahead of yours…"
+
+
+def taking_turns(events: Iterator, turns: ModelTurns) -> Iterator:
+    """The answer's events, with ("waiting", answers ahead) events while it waits for the model, which it
+    needs from its first "status" event on (answers from the recommendation records never wait)."""
+    from assistant.answer import Event
+
+    ticket = object()
+    waiting = False
+    try:
+        for event in events:
+            if event.kind == "status" and not waiting:
+                waiting = True
+                for ahead in turns.wait(ticket):
+                    yield Event("waiting", ahead)
+            yield event
+    finally:
+        turns.leave(ticket)
+
+
 async def in_background(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
     """The items of `start()`, produced on a worker thread.
 
@@ -521,8 +578,14 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
         def answer_events():
             if not custom_models and model not in offered:
                 raise AssistantError(f"This server offers only these models: {', '.join(sorted(offered))}.")
-            return backend.assistant(model or settings.model, int(length)).stream(question, history, filters, int(k))
+            from assistant.models import OPENAI_PREFIX
 
+            chosen = model or settings.model
+            events = backend.assistant(chosen, int(length)).stream(question, history, filters, int(k))
+            # A model server answers many at once; a model on this machine's CPU, one after another.
+            return events if chosen.startswith(OPENAI_PREFIX) else taking_turns(events, backend.turns)
+
+        shown_wait = ""
         try:
             async for event in in_background(answer_events):
                 if event.kind == "scope":
@@ -536,6 +599,12 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
                     session.evidence[turn] = Evidence(f"Passages found ({len(found)}) — writing the answer…",
                                                       found, "passages")
                     yield {evidence: evidence_html(session.evidence[turn], turn), report: ""}
+                elif event.kind == "waiting":
+                    message = waiting_message(event.data)
+                    if message != shown_wait:  # the count is re-sent every second; show changes only
+                        shown_wait = message
+                        say(f"_{message}_")
+                        yield {chatbot: session.messages, status: message}
                 elif event.kind == "status":
                     message = LOADING_MODEL if "loading" in str(event.data) else WRITING
                     session.draft += "\n\n" if session.draft else ""
@@ -719,7 +788,7 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
         asking = gr.on(
             [question_box.submit, ask_button.click], respond,
             [question_box, session_state, council_box, kind_box, year_box, model_box, k_slider, length_slider],
-            answer_outputs, concurrency_limit=1, concurrency_id="answer", show_progress="hidden",
+            answer_outputs, concurrency_limit=MAX_ANSWERS_AT_ONCE, concurrency_id="answer", show_progress="hidden",
         )
         stop_button.click(stop, session_state, {chatbot, status, session_state}, cancels=[asking], queue=False,
                           show_progress="hidden")
@@ -727,7 +796,7 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
         evidence.click(on_evidence_click, session_state, {evidence, report}, show_progress="hidden")
         add_button.click(add_report, [upload, upload_council, upload_kind, upload_date, upload_title],
                          {ingest_log, *filter_outputs}, concurrency_limit=1, concurrency_id="index")
-    # Requests wait in line rather than being dropped; answers run one at a time (one model on the CPU).
+    # Requests wait in line rather than being dropped; the model writes one answer at a time (ModelTurns).
     app.queue(default_concurrency_limit=4, max_size=256)
     return app
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -63,6 +64,8 @@ class Request:
     first_update: float | None = None  # the first answer event streamed back: the request left the queue
     finished: float | None = None
     max_queue_rank: int | None = None
+    passages_seen: float | None = None  # the user's passages appeared (searching does not wait for the model)
+    max_ahead: int = 0  # most answers the app said were ahead of this one at the model
     statuses: list[str] = field(default_factory=list)
     chat: list | None = None
     error: str = ""
@@ -74,6 +77,9 @@ class Request:
     @property
     def wait(self) -> float | None:
         return None if self.first_update is None else self.first_update - self.submitted
+
+
+AHEAD = re.compile(r"Waiting for the language model: (\d+)")
 
 
 def free_port() -> int:
@@ -132,6 +138,7 @@ def ask(url: str, endpoint: str, params: list[str], request: Request, model: str
         client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
         args = [values.get(p) for p in params]
         start.wait()
+        seen = 0
         request.submitted = time.perf_counter()
         job = client.submit(*args, api_name=endpoint)
         while not job.done() and time.perf_counter() < deadline:
@@ -141,8 +148,15 @@ def ask(url: str, endpoint: str, params: list[str], request: Request, model: str
                 request.statuses.append(code)
             if status.code == Status.IN_QUEUE and status.rank is not None:
                 request.max_queue_rank = max(request.max_queue_rank or 0, status.rank + 1)
-            if request.first_update is None and job.outputs():
+            outputs = job.outputs()
+            if request.first_update is None and outputs:
                 request.first_update = time.perf_counter()
+            for update in outputs[seen:]:
+                text = str(update)
+                if request.passages_seen is None and "Passages found" in text:
+                    request.passages_seen = time.perf_counter()
+                request.max_ahead = max([request.max_ahead, *(int(n) for n in AHEAD.findall(text))])
+            seen = len(outputs)
             time.sleep(0.2)
         if not job.done():
             request.error = f"still {request.statuses[-1] if request.statuses else 'unknown'} at the deadline"
@@ -183,6 +197,7 @@ def summarise(requests: list[Request], wall: float, args) -> dict:
     done = [r for r in requests if r.latency is not None and not r.error]
     latencies = sorted(r.latency for r in done)
     waits = sorted(r.wait for r in done if r.wait is not None)
+    shown = sorted(r.passages_seen - r.submitted for r in done if r.passages_seen is not None)
 
     def pct(values: list[float], p: float) -> float | None:
         return round(values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))], 1) if values else None
@@ -192,6 +207,9 @@ def summarise(requests: list[Request], wall: float, args) -> dict:
         "errors": [r.error for r in requests if r.error],
         "queued_seen": sum(1 for r in requests if "IN_QUEUE" in r.statuses),
         "max_queue_rank": max((r.max_queue_rank or 0) for r in requests),
+        "waiting_for_model_seen": sum(1 for r in requests if r.max_ahead),
+        "max_answers_ahead": max((r.max_ahead for r in requests), default=0),
+        "passages_shown_s": {"p50": pct(shown, 50), "p95": pct(shown, 95), "max": pct(shown, 100)},
         "wall_s": round(wall, 1), "answers_per_min": round(60 * len(done) / wall, 2) if wall else None,
         "latency_s": {"p50": pct(latencies, 50), "p95": pct(latencies, 95), "max": pct(latencies, 100),
                       "mean": round(statistics.fmean(latencies), 1) if latencies else None},
@@ -245,7 +263,8 @@ def main() -> None:
     summary["problems"] = check(requests)
     for r in requests:
         state = f"{r.latency:.1f} s (first update after {r.wait:.1f} s)" if r.latency is not None else r.error
-        print(f"user {r.user:2d}: {state}; statuses {' > '.join(r.statuses)}; queue rank up to {r.max_queue_rank}",
+        print(f"user {r.user:2d}: {state}; statuses {' > '.join(r.statuses)}; queue rank up to {r.max_queue_rank}; "
+              f"answers ahead up to {r.max_ahead}",
               file=sys.stderr)
     print(summary, file=sys.stderr)
     if not args.no_record:

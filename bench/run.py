@@ -724,7 +724,11 @@ def load_test_markdown(t: dict) -> list[str]:
              f"tokens). Load average before: {t['load_before']}; after: {t['load_after']}.", "",
              "| measure | value |", "|---|---|",
              f"| answered | {t['answered']} of {t['users']} |",
-             f"| seen waiting in the queue | {t['queued_seen']} (deepest position {t['max_queue_rank']}) |",
+             f"| seen waiting in Gradio's queue | {t['queued_seen']} (deepest position {t['max_queue_rank']}) |",
+             *([f"| seen waiting for the model, passages shown | {t['waiting_for_model_seen']} (most answers ahead "
+                f"{t['max_answers_ahead']}) |",
+                f"| passages shown p50 / p95 / max | {t['passages_shown_s']['p50']} / {t['passages_shown_s']['p95']} "
+                f"/ {t['passages_shown_s']['max']} s |"] if "passages_shown_s" in t else []),
              f"| lost, failed or crossed between users | {len(t['problems'])} |",
              f"| wall time | {t['wall_s']} s |",
              f"| throughput | {t['answers_per_min']} answers/min |",
