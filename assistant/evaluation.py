@@ -569,6 +569,7 @@ class ReplayModel:
             self.recorded = dict(zip(prompts, recorded["drafts"]))
         self.question_id = question_id
         self.live = live
+        self.asked_live = False  # some reply came from the model now, so the timing is today's
         self.drafts: list[str] = []
         self.prompts: list[str] = []
 
@@ -580,6 +581,7 @@ class ReplayModel:
             reply = self.recorded[digest]
         elif self.live is not None:
             reply = "".join(self.live().stream(messages, max_tokens, temperature, stop))
+            self.asked_live = True
         else:
             raise AssistantError(f"{self.question_id}: the recorded run has no reply for this prompt (retrieval "
                                  "or the prompt changed since); answer the questions again without --replay.")
@@ -694,7 +696,7 @@ def evaluate_answers(settings: Settings, questions: list[GoldQuestion], progress
         runner = ReplayModel(recorded, question.id, live) if recorded else RecordingModel(live())
         result = evaluate_answer(Assistant(settings, retriever, runner), question)
         result.drafts, result.prompts = list(runner.drafts), list(runner.prompts)
-        if recorded:  # the time the model took when it wrote these replies
+        if recorded and not runner.asked_live:  # the time the model took when it wrote these replies
             result.first_token, result.total = recorded["first_token"], recorded["total"]
         results.append(result)
         (progress or (lambda n: None))(1)

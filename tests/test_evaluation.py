@@ -163,3 +163,4 @@ def test_recorded_replies_are_rechecked_without_the_model(home, tmp_path):
     (answer,) = [json.loads(line) for line in (out / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
     assert answer["prompts"] != ["0" * 16] and len(answer["prompts"][0]) == 16
     assert answer["drafts"] and answer["drafts"] != [draft]  # the small model's own reply
+    assert answer["first_token"] != 9.5  # timed now, not taken from the recording
