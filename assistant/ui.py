@@ -586,6 +586,15 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
             return events if chosen.startswith(OPENAI_PREFIX) else taking_turns(events, backend.turns)
 
         shown_wait = ""
+
+        def passages_heading(doing: str) -> dict:
+            """The evidence panel with the retrieved passages, headed by what the answer is doing now."""
+            found = session.evidence.get(turn)
+            if found is None or found.phase != "passages":
+                return {}
+            found.heading = f"Passages found ({len(found.citations)}) — {doing}"
+            return {evidence: evidence_html(found, turn)}
+
         try:
             async for event in in_background(answer_events):
                 if event.kind == "scope":
@@ -604,12 +613,15 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
                     if message != shown_wait:  # the count is re-sent every second; show changes only
                         shown_wait = message
                         say(f"_{message}_")
-                        yield {chatbot: session.messages, status: message}
+                        yield {chatbot: session.messages, status: message,
+                               **passages_heading("waiting for the language model…")}
                 elif event.kind == "status":
                     message = LOADING_MODEL if "loading" in str(event.data) else WRITING
                     session.draft += "\n\n" if session.draft else ""
                     say(f"{chat_safe(session.draft)}_{message}_")
-                    yield {chatbot: session.messages, status: message}
+                    # After a wait, the panel's heading says the answer is being written again.
+                    yield {chatbot: session.messages, status: message,
+                           **(passages_heading("writing the answer…") if shown_wait else {})}
                 elif event.kind == "token":
                     session.draft += str(event.data)
                     say(f"_Draft — being checked against the passages…_\n\n{chat_safe(session.draft)} ▍")
