@@ -562,11 +562,10 @@ class ReplayModel:
     name = "replay"
 
     def __init__(self, recorded: dict, question_id: str, live: Callable[[], object] | None = None):
-        prompts = recorded.get("prompts") or []
-        if len(prompts) < len(recorded["drafts"]):  # written before prompts were recorded: play in order
-            self.recorded = list(recorded["drafts"])
-        else:
-            self.recorded = dict(zip(prompts, recorded["drafts"]))
+        prompts, drafts = recorded.get("prompts") or [], recorded["drafts"]
+        keyed = len(prompts) >= len(drafts)
+        self.by_prompt = dict(zip(prompts, drafts)) if keyed else {}
+        self.in_order = [] if keyed else list(drafts)  # written before prompts were recorded
         self.question_id = question_id
         self.live = live
         self.asked_live = False  # some reply came from the model now, so the timing is today's
@@ -575,10 +574,10 @@ class ReplayModel:
 
     def stream(self, messages, max_tokens, temperature=0.0, stop=None):
         digest = prompt_digest(messages)
-        if isinstance(self.recorded, list) and self.recorded:
-            reply = self.recorded.pop(0)
-        elif isinstance(self.recorded, dict) and digest in self.recorded:
-            reply = self.recorded[digest]
+        if self.in_order:
+            reply = self.in_order.pop(0)
+        elif digest in self.by_prompt:
+            reply = self.by_prompt[digest]
         elif self.live is not None:
             reply = "".join(self.live().stream(messages, max_tokens, temperature, stop))
             self.asked_live = True

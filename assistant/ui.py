@@ -605,9 +605,8 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
                     from assistant.answer import Citation
 
                     found = [Citation.from_passage(p.n, p) for p in event.data]
-                    session.evidence[turn] = Evidence(f"Passages found ({len(found)}) — writing the answer…",
-                                                      found, "passages")
-                    yield {evidence: evidence_html(session.evidence[turn], turn), report: ""}
+                    session.evidence[turn] = Evidence("", found, "passages")
+                    yield {**passages_heading("writing the answer…"), report: ""}
                 elif event.kind == "waiting":
                     message = waiting_message(event.data)
                     if message != shown_wait:  # the count is re-sent every second; show changes only
