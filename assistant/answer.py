@@ -19,6 +19,7 @@ from assistant.verify import (
     split_sentences,
     strip_citations,
     support,
+    unfinished,
 )
 
 NOT_IN_REPORTS = "The reports do not say."
@@ -193,6 +194,9 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "") -> tupl
         plain = strip_citations(sentence)
         if not plain or is_refusal(plain):
             continue
+        if unfinished(plain):
+            removed.append(plain)  # "… including the Super Six pledges of": a list heading cut short
+            continue
         claim = plain
         if len(plain.split()) < 4:
             if not question or YES_OR_NO.match(plain) or not FRAGMENT_FACT.search(plain):
@@ -223,7 +227,7 @@ def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, l
         marks = []
         for old in s.citations:
             new = order.setdefault(old, len(order) + 1)
-            quotes.setdefault(old, []).append(s.text)
+            quotes.setdefault(old, []).append(s.claim or s.text)
             marks.append(f"[{new}]")
         body = s.text.rstrip()
         end = body[-1] if body and body[-1] in ".!?" else ""

@@ -4,7 +4,9 @@ The check is lexical and numeric, so it is fast, deterministic and explainable:
 - every number in the sentence (years, £ amounts, percentages, counts) must appear in the passage, all
   of them within two neighbouring sentences of it, so that a figure is not paired with another year;
 - most of the sentence's content words (stemmed) must appear within a few neighbouring sentences of
-  the passage, so that a name from one paragraph is not joined to a role from another.
+  the passage, so that a name from one paragraph is not joined to a role from another;
+- each clause must say "not" (or "no", "lacks"…) exactly when the passage clause it restates does, so
+  that "does not always feel listened to" is not turned into "feels listened to".
 Small models paraphrase little and copy a lot, so word coverage is a strong signal; the threshold
 and its measured precision are recorded in eval/RESULTS.md.
 """
@@ -19,6 +21,16 @@ from assistant.scope import FINANCIAL_YEAR, financial_year
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
+# Fractions are figures too: "over a third" must not stand for the passage's "over a fifth".
+FRACTION = re.compile(r"\b(half|third|quarter|fifth|tenth)s?\b", re.I)
+NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|cannot|without|lacks?|lacking|lacked|absence|absent|"
+                      r"unable|fails?|failed|failing)\b|n[’']t\b", re.I)
+CLAUSE = re.compile(r"[,;:()–—]|\b(?:but|however|although|though|whilst|while|whereas|yet)\b", re.I)
+# A clause is compared with the passage clause that holds most of its words, if that is this share.
+CLAUSE_MATCH = 0.5
+# A sentence that stops on a word like "of" or "including" is a list heading cut short, not a claim.
+UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|by|in|on|at|from|as|such|e\.g|"
+                        r"i\.e|is|are|was|were|our|their|its)|[,:;(–-])\W*$", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[[\d,;\s–-]+\])*\s+(?=[A-Z\"“‘(*-])")
 QUOTE_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 REFUSAL = re.compile(
@@ -48,6 +60,7 @@ class Support:
     score: float  # share of the sentence's content words found in the passage
     numbers_ok: bool
     supported: bool
+    negation_ok: bool = True
 
 
 def split_sentences(text: str) -> list[str]:
@@ -77,7 +90,7 @@ def strip_citations(sentence: str) -> str:
 
 
 def numbers_in(text: str) -> set[str]:
-    return {n.replace(",", "") for n in NUMBER.findall(text)}
+    return {n.replace(",", "") for n in NUMBER.findall(text)} | {f.lower() for f in FRACTION.findall(text)}
 
 
 def support(sentence: str, passage_text: str) -> Support:
@@ -90,7 +103,23 @@ def support(sentence: str, passage_text: str) -> Support:
     score = max((len(words & set().union(*found[i:i + WORD_WINDOW])) / len(words) for i in range(len(found))),
                 default=0.0)
     numbers_ok = numbers_together(numbers_in(sentence), sentences)
-    return Support(score, numbers_ok, numbers_ok and score >= SUPPORT_THRESHOLD)
+    negation_ok = negation_agrees(sentence, sentences)
+    return Support(score, numbers_ok, numbers_ok and negation_ok and score >= SUPPORT_THRESHOLD, negation_ok)
+
+
+def negation_agrees(sentence: str, passage_sentences: list[str]) -> bool:
+    """Whether each clause of the sentence is negated exactly when the passage clause holding most of
+    its words is. A clause whose words no passage clause mostly holds is left to the word check."""
+    theirs = [(set(tokenize(c)), bool(NEGATION.search(c)))
+              for s in passage_sentences for c in CLAUSE.split(s)]
+    for clause in CLAUSE.split(sentence):
+        words = set(tokenize(clause))
+        if len(words) < 2 or not theirs:
+            continue
+        shared, negated = max(((len(words & w), neg) for w, neg in theirs), key=lambda x: x[0])
+        if shared >= CLAUSE_MATCH * len(words) and negated != bool(NEGATION.search(clause)):
+            return False
+    return True
 
 
 def passage_sentences(text: str) -> list[str]:
@@ -136,6 +165,10 @@ def missing_periods(text: str, periods: list[str]) -> list[str]:
     """The financial years of the question (e.g. '2019/20') that the answer text does not mention."""
     mentioned = {financial_year(m) for m in FINANCIAL_YEAR.findall(text)}
     return [p for p in periods if p not in mentioned]
+
+
+def unfinished(sentence: str) -> bool:
+    return bool(UNFINISHED.search(sentence))
 
 
 def is_refusal(text: str) -> bool:

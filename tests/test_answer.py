@@ -52,6 +52,34 @@ def test_a_figure_must_stay_with_its_own_year():
     assert not support("The net revenue budget for 2019/20 is £215m.", passage).supported
 
 
+def test_a_sentence_must_keep_the_passages_not():
+    passage = ("The voluntary sector is a willing partner but does not always feel listened to by the council, "
+               "and there are some frustrations about a degree of duplication in service delivery.")
+    assert support("The voluntary sector does not always feel listened to by the council.", passage).supported
+    # Every word is in the passage, but the "not" is dropped: the claim says the opposite.
+    check = support("The voluntary sector feels listened to by the council.", passage)
+    assert not check.supported and not check.negation_ok
+    # The other half of the passage sentence is a claim of its own, with no "not" to keep.
+    assert support("The voluntary sector is a willing partner of the council.", passage).supported
+
+
+def test_a_fraction_is_a_figure():
+    passage = ("There are high levels of sickness absence of which over a fifth of are stress related, although "
+               "there is an overall lack of confidence in the accuracy of the sickness absence data.")
+    assert support("Over a fifth of sickness absence is stress related.", passage).supported
+    assert not support("Over a third of sickness absence is stress related.", passage).supported
+
+
+def test_a_list_heading_cut_short_is_not_shown(retriever):
+    question = "What are Derby's Super Six pledges?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "Super Six pledges of" in p.chunk.text)
+    kept, removed = verify_answer(
+        f"The Cabinet made a commitment to the delivery of 50 pledges, including the Super Six pledges of [{n}].",
+        passages, question)
+    assert not kept and removed
+
+
 def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(accounts_passages):
     sentence = "Derby had not finalised its 2015/16 financial accounts"
     holder = next(p for p in accounts_passages if support(sentence, p.chunk.text).supported)
@@ -154,6 +182,12 @@ def test_a_short_answer_is_checked_together_with_its_question(settings, retrieve
     n = next(p.n for p in passages if "Barry Lewis" in p.chunk.text)
     answer = Assistant(settings, retriever, model=Draft(f"Barry Lewis [{n}]")).ask(question)
     assert not answer.refused and answer.text.startswith("Barry Lewis [1]")
+    # A short answer's quote is the passage sentence that answers the question, not any that names the answer.
+    question = "Which council's new risk strategy describes the organisation as 'risk embracing'?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "risk embracing" in p.chunk.text)
+    answer = Assistant(settings, retriever, model=Draft(f"Derbyshire County Council [{n}]")).ask(question)
+    assert not answer.refused and "risk embracing" in answer.citations[0].quote
     # The same name given as the answer to another role's question is not supported.
     question = "Who is the Chief Executive of Derbyshire County Council?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
