@@ -110,6 +110,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # model sentences no passage supports
+    off_topic: list[str] = field(default_factory=list)  # supported model sentences about something else
     refused: bool = False
     kind: str = "answer"  # answer | refusal | clarify | recommendations | comparison
     raw: str = ""
@@ -125,6 +126,7 @@ class Answer:
             "kind": self.kind,
             "scope": self.scope.describe(),
             "removed_sentences": self.removed,
+            "off_topic_sentences": self.off_topic,
             "draft": self.raw,
             "answer_coverage": None if self.coverage is None else round(self.coverage, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -241,6 +243,20 @@ def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, l
     return " ".join(lines), citations
 
 
+def draft_note(answer: Answer) -> str:
+    """What of the model's draft is not shown, and why ("" if all of it is)."""
+    def left_out(count: int, why: str) -> str:
+        return f"{count} sentence{'s' if count > 1 else ''} of the model's draft {'were' if count > 1 else 'was'} left out: {why}"
+
+    notes = []
+    if answer.removed:
+        notes.append(left_out(len(answer.removed), "no passage supports them" if len(answer.removed) > 1
+                              else "no passage supports it"))
+    if answer.off_topic:
+        notes.append(left_out(len(answer.off_topic), "not about the question"))
+    return "; ".join(notes) + "." if notes else ""
+
+
 def refusal(question: str, scope: Scope, passages: list[Passage], why: str) -> Answer:
     subject = " or ".join(scope.councils) if scope.councils else "the indexed reports"
     text = f"{NOT_IN_REPORTS[:-1]} this: nothing in {subject} answers it. {why}".strip()
@@ -332,16 +348,43 @@ class Assistant:
         raw = "".join(pieces).strip()
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope))
-        coverage = self.retriever.text_coverage(scope, [s.claim for s in sentences]) if sentences else None
+        sentences, off_topic = self.on_topic(scope, sentences, passages)
+        supported = [self.supported_words(s, passages) for s in sentences]
+        coverage = self.retriever.text_coverage(scope, supported) if sentences else None
         why = self.why_not_shown(raw, scope, sentences, passages, coverage)
         if why:
             answer = refusal(question, scope, passages, why)
         else:
             text, citations = renumber(sentences, passages)
             answer = Answer(question, scope, text, citations, passages, sentences)
-        answer.raw, answer.removed, answer.coverage = raw, removed, coverage
+        answer.raw, answer.removed, answer.off_topic, answer.coverage = raw, removed, off_topic, coverage
         answer.timings.update(timings)
         return answer
+
+    def supported_words(self, sentence: Sentence, passages: list[Passage]) -> str:
+        """The words of a checked claim that the text around its cited passages holds too. The question's
+        subject put into a passage's sentence ("the fostering service was last inspected…" where the
+        passage says "Children's Services") does not make the answer about that subject."""
+        from assistant.retrieval import TOKEN, tokenize
+
+        theirs = {t for p in passages if p.n in sentence.citations for t in tokenize(self.retriever.context(p.chunk))}
+        return " ".join(w for w in TOKEN.findall(sentence.claim.lower().replace("’", "'"))
+                        if set(tokenize(w)) <= theirs)
+
+    def on_topic(self, scope: Scope, sentences: list[Sentence], passages: list[Passage]
+                 ) -> tuple[list[Sentence], list[str]]:
+        """The checked sentences that mention something the question asks about, and the others. A true
+        sentence beside the point ("the Leader wants the council to be brave, bold, ambitious" in an
+        answer on HS2) is left out once another sentence is on topic; if none is, all are kept for
+        why_not_shown to judge together. A one-word topic ("finances") is too narrow a test: sentences
+        on the budget or reserves are about it without the word."""
+        if len(self.retriever.question_terms(scope)) < 2:
+            return sentences, []
+        about = [self.retriever.text_coverage(scope, [self.supported_words(s, passages)]) > 0 for s in sentences]
+        if not any(about):
+            return sentences, []
+        return ([s for s, on in zip(sentences, about) if on],
+                [s.text for s, on in zip(sentences, about) if not on])
 
     def why_not_shown(self, raw: str, scope: Scope, sentences: list[Sentence], passages: list[Passage],
                       coverage: float | None) -> str:
@@ -351,7 +394,7 @@ class Assistant:
             return ("The model's answer was not supported by the passages, so it is not shown."
                     if raw and not is_refusal(raw) else "The closest passages found are shown below.")
         if coverage < MIN_ANSWER_COVERAGE:
-            missing = self.retriever.missing_words(scope, [s.claim for s in sentences])
+            missing = self.retriever.missing_words(scope, [self.supported_words(s, passages) for s in sentences])
             return (f"What the passages support does not mention {join_words(missing)}, so the model's answer "
                     "is not shown." if missing else "What the passages support is about something else.")
         shown = " ".join(s.text for s in sentences)
@@ -383,7 +426,7 @@ class Assistant:
             groups.append((council, found))
         passages = [p for _, group in groups for p in group]
         yield Event("passages", passages)
-        parts, citations, sentences, removed = [], [], [], []
+        parts, citations, sentences, removed, off_topic = [], [], [], [], []
         for council, group in groups:
             # Each side is asked about its own council only: given the comparison itself and one council's
             # passages, the 1.5B model writes comparative claims ("Derby's finances were better than
@@ -404,10 +447,11 @@ class Assistant:
             citations.extend(answer.citations)
             sentences.extend(answer.sentences)
             removed.extend(answer.removed)
+            off_topic.extend(answer.off_topic)
             parts.append(f"**{council}:** {text}")
         refused = not citations
         answer = Answer(scope.question, scope, "\n\n".join(parts), citations, passages, sentences, removed,
-                        refused=refused, kind="refusal" if refused else "comparison")
+                        off_topic, refused=refused, kind="refusal" if refused else "comparison")
         answer.timings["total"] = time.perf_counter() - started
         yield Event("answer", answer)
 

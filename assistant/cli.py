@@ -184,7 +184,7 @@ def search(ctx, queries, k, as_json, mode, no_auto_scope, councils, kinds, years
 @friendly_errors
 def ask(ctx, question, as_json, as_markdown, k, councils, kinds, years) -> None:
     """Answer a question with citations (streams the answer as it is written)."""
-    from assistant.answer import Assistant
+    from assistant.answer import Assistant, draft_note
     from assistant.export import answer_markdown
 
     assistant = Assistant(settings_from(ctx))
@@ -208,8 +208,8 @@ def ask(ctx, question, as_json, as_markdown, k, councils, kinds, years) -> None:
     for c in answer.citations:
         click.echo(f"[{c.n}] {c.council} | {c.title} | {c.section} | {c.source_path} lines {c.line_start}-{c.line_end}")
         click.echo(f"    “{c.quote}”")
-    if answer.removed:
-        click.secho(f"({len(answer.removed)} sentence(s) removed: not supported by any passage)", dim=True)
+    if note := draft_note(answer):
+        click.secho(f"({note})", dim=True)
 
 
 @main.command()

@@ -513,6 +513,7 @@ class AnswerResult:
     total: float
     text: str
     coverage: float | None = None  # share of the question's informative words the checked sentences mention
+    off_topic: int = 0  # supported model sentences left out as not about the question
     draft: str = ""  # the model's own text, before checking
     cited: list[dict] = field(default_factory=list)  # each citation's number, document, lines and quote
     drafts: list[str] = field(default_factory=list)  # every reply of the model, in order (two for a comparison)
@@ -620,7 +621,7 @@ def evaluate_answer(assistant, question: GoldQuestion) -> AnswerResult:
         precise_citations=sum(holds_evidence(c.text, quotes) for c in cited),
         right_doc_citations=sum(c.doc_id in question.docs for c in cited),
         quotes_cited=evidence_recall(quotes, [c.text for c in cited]) if quotes else 0.0,
-        sentences=len(answer.sentences), removed=len(answer.removed),
+        sentences=len(answer.sentences), removed=len(answer.removed), off_topic=len(answer.off_topic),
         first_token=timings.get("first_token", 0.0),
         total=timings.get("total", 0.0) - timings.get("model_load", 0.0),
         text=answer.text, coverage=answer.coverage, draft=answer.raw,
@@ -638,9 +639,11 @@ class AnswerSummary:
     ambiguous: int
     clarified_ambiguous: float
     citation_precision: float
+    answered_without_evidence: float  # answered answerable questions none of whose citations holds an evidence quote
     citation_right_doc: float
     citation_recall: float
     removed_sentence_rate: float  # share of the model's sentences no passage supported
+    off_topic_sentence_rate: float  # share of the model's sentences left out as not about the question
     first_token_s: tuple[float, float]
     total_s: tuple[float, float]
 
@@ -654,7 +657,7 @@ def summarise_answers(results: list[AnswerResult]) -> AnswerSummary:
     answerable = [r for r in results if r.answerable and r.kind != "ambiguous"]
     answered = [r for r in answerable if not r.declined]
     citations = sum(r.citations for r in answered)
-    sentences = sum(r.sentences + r.removed for r in results)
+    sentences = sum(r.sentences + r.removed + r.off_topic for r in results)
     generated = [r for r in results if r.first_token > 0]
     return AnswerSummary(
         questions=len(results),
@@ -665,9 +668,11 @@ def summarise_answers(results: list[AnswerResult]) -> AnswerSummary:
         ambiguous=len(ambiguous),
         clarified_ambiguous=share(sum(r.answer_kind == "clarify" for r in ambiguous), len(ambiguous)),
         citation_precision=share(sum(r.precise_citations for r in answered), citations),
+        answered_without_evidence=share(sum(r.precise_citations == 0 for r in answered), len(answered)),
         citation_right_doc=share(sum(r.right_doc_citations for r in answered), citations),
         citation_recall=share(sum(r.quotes_cited for r in answered), len(answered)),
         removed_sentence_rate=share(sum(r.removed for r in results), sentences),
+        off_topic_sentence_rate=share(sum(r.off_topic for r in results), sentences),
         first_token_s=(percentile([r.first_token for r in generated], 50),
                        percentile([r.first_token for r in generated], 95)),
         total_s=(percentile([r.total for r in results], 50), percentile([r.total for r in results], 95)),
@@ -1008,9 +1013,11 @@ def answers_table(summary: AnswerSummary) -> str:
         ("answerable falsely refused", f"{pct(s.false_refusals)} of {s.answerable}"),
         ("ambiguous: asked which council", f"{pct(s.clarified_ambiguous)} of {s.ambiguous}"),
         ("citation precision (cited passage holds evidence)", pct(s.citation_precision)),
+        ("answered, but no cited passage holds the evidence", pct(s.answered_without_evidence)),
         ("citation precision, lax (cited passage from the right document)", pct(s.citation_right_doc)),
         ("citation recall (evidence quotes covered by citations)", pct(s.citation_recall)),
         ("model sentences removed as unsupported", pct(s.removed_sentence_rate)),
+        ("model sentences left out as not about the question", pct(s.off_topic_sentence_rate)),
         ("first token p50 / p95 (s)", f"{s.first_token_s[0]:.1f} / {s.first_token_s[1]:.1f}"),
         ("total p50 / p95 (s)", f"{s.total_s[0]:.1f} / {s.total_s[1]:.1f}"),
     ]

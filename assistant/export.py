@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.answer import Answer
+from assistant.answer import Answer, draft_note
 
 
 def cell(text: str) -> str:
@@ -26,6 +26,6 @@ def answer_markdown(answer: Answer) -> str:
             )
         lines.append("")
     lines.append(f"_Scope: {answer.scope.describe()}._")
-    if answer.removed:
-        lines.append(f"_{len(answer.removed)} sentence(s) of the model's draft were removed: no passage supports them._")
+    if note := draft_note(answer):
+        lines.append(f"_{note}_")
     return "\n".join(lines) + "\n"

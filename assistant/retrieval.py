@@ -142,6 +142,13 @@ class Retriever:
             for rank, p in enumerate(best)
         ]
 
+    def context(self, chunk: Chunk, chars: int = 600) -> str:
+        """The chunk with its document's title and section and the text just around it: a list's heading
+        or the sentence a passage starts in the middle of."""
+        doc = self.index.documents.get(chunk.doc_id)
+        text = doc.text[max(0, chunk.start - chars):chunk.end + chars] if doc else chunk.text
+        return f"{chunk.council}. {chunk.title}. {chunk.section}\n{text}"
+
     def question_terms(self, scope: Scope) -> dict[str, float]:
         """The question's informative words (stemmed), each weighted by its rarity in the index.
 

@@ -211,8 +211,8 @@ def evidence_html(evidence: Evidence | None, turn: int, active: int | None = Non
     removed = ""
     if evidence.removed:
         items = "".join(f"<li>{esc(s)}</li>" for s in evidence.removed)
-        removed = (f'<details class="ca-removed"><summary>{len(evidence.removed)} sentence(s) of the draft removed: '
-                   f"no passage supports them</summary><ul>{items}</ul></details>")
+        removed = (f'<details class="ca-removed"><summary>{len(evidence.removed)} sentence(s) of the draft left out '
+                   f"(see the note under the answer)</summary><ul>{items}</ul></details>")
     return (f'<div class="ca-evidence" data-phase="{evidence.phase}" data-turn="{turn}">'
             f"<h3>{esc(evidence.heading)}</h3>{cards}{removed}</div>")
 
@@ -375,16 +375,16 @@ def linked(text: str, numbers: set[int], turn: int) -> str:
 
 def answer_message(answer: Answer, turn: int) -> str:
     """The checked answer for the chat, with clickable citations and notes on what was refused or removed."""
+    from assistant.answer import draft_note
+
     numbers = {c.n for c in answer.citations}
     parts = [linked(chat_safe(answer.text), numbers, turn)]
     if answer.refused and answer.citations:
         nearest = "; ".join(f"[[{c.n}]](#cite-{turn}-{c.n}) {chat_safe(c.council)}, {chat_safe(c.section or c.title)}"
                             for c in answer.citations)
         parts.append(f"Nearest passages (they do not answer it): {nearest}")
-    if answer.removed:
-        count = len(answer.removed)
-        parts.append(f"_{count} sentence{'s' if count > 1 else ''} of the model's draft "
-                     f"{'were' if count > 1 else 'was'} removed: no passage supports {'them' if count > 1 else 'it'}._")
+    if note := draft_note(answer):
+        parts.append(f"_{note}_")
     return "\n\n".join(parts)
 
 
@@ -396,10 +396,10 @@ def answer_evidence(answer: Answer) -> Evidence:
         return Evidence("Passages found — which council did you mean?", found, "answer")
     if answer.refused:
         return Evidence("Nearest passages — they do not answer the question", answer.citations, "answer",
-                        answer.removed)
+                        answer.removed + answer.off_topic)
     count = len(answer.citations)
     return Evidence(f"Evidence — {count} cited passage{'s' if count != 1 else ''}", answer.citations, "answer",
-                    answer.removed)
+                    answer.removed + answer.off_topic)
 
 
 def describe_filters(scope: Scope, councils: list[str], kinds: list[str], years: list[str]) -> str:

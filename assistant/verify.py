@@ -5,8 +5,9 @@ The check is lexical and numeric, so it is fast, deterministic and explainable:
   of them within two neighbouring sentences of it, so that a figure is not paired with another year;
 - most of the sentence's content words (stemmed) must appear within a few neighbouring sentences of
   the passage, so that a name from one paragraph is not joined to a role from another;
-- each clause must say "not" (or "no", "lacks"…) exactly when the passage clause it restates does, so
-  that "does not always feel listened to" is not turned into "feels listened to".
+- each clause must say "not" (or "no", "lacks"…) where the passage clause it restates does, so
+  that "does not always feel listened to" is not turned into "feels listened to" (and "difficult to
+  see" not into "can easily see").
 Small models paraphrase little and copy a lot, so word coverage is a strong signal; the threshold
 and its measured precision are recorded in eval/RESULTS.md.
 """
@@ -24,7 +25,7 @@ NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 # Fractions are figures too: "over a third" must not stand for the passage's "over a fifth".
 FRACTION = re.compile(r"\b(half|third|quarter|fifth|tenth)s?\b", re.I)
 NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|cannot|without|lacks?|lacking|lacked|absence|absent|"
-                      r"unable|fails?|failed|failing)\b|n[’']t\b", re.I)
+                      r"unable|fails?|failed|failing|difficult)\b|n[’']t\b", re.I)
 CLAUSE = re.compile(r"[,;:()–—]|\b(?:but|however|although|though|whilst|while|whereas|yet)\b", re.I)
 # A clause is compared with the passage clause that holds most of its words, if that is this share.
 CLAUSE_MATCH = 0.5
@@ -108,8 +109,10 @@ def support(sentence: str, passage_text: str) -> Support:
 
 
 def negation_agrees(sentence: str, passage_sentences: list[str]) -> bool:
-    """Whether each clause of the sentence is negated exactly when the passage clause holding most of
-    its words is. A clause whose words no passage clause mostly holds is left to the word check."""
+    """Whether each clause of the sentence keeps the negation of the passage clause holding most of its
+    words. Only dropping one is caught: adding one is often a fair reading ("there are issues to be
+    addressed to ensure the accounts are compiled on time" → "the accounts are not compiled on time").
+    A clause whose words no passage clause mostly holds is left to the word check."""
     theirs = [(set(tokenize(c)), bool(NEGATION.search(c)))
               for s in passage_sentences for c in CLAUSE.split(s)]
     for clause in CLAUSE.split(sentence):
@@ -117,7 +120,7 @@ def negation_agrees(sentence: str, passage_sentences: list[str]) -> bool:
         if len(words) < 2 or not theirs:
             continue
         shared, negated = max(((len(words & w), neg) for w, neg in theirs), key=lambda x: x[0])
-        if shared >= CLAUSE_MATCH * len(words) and negated != bool(NEGATION.search(clause)):
+        if shared >= CLAUSE_MATCH * len(words) and negated and not NEGATION.search(clause):
             return False
     return True
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import Assistant, verify_answer
+from assistant.answer import Assistant, draft_note, verify_answer
 from assistant.cli import main
 from assistant.export import answer_markdown
 from assistant.retrieval import tokenize
@@ -225,6 +225,38 @@ def test_a_supported_answer_to_another_question_is_refused(settings, retriever):
     n, sentence = next((p.n, s) for p in passages for s in p.chunk.text.split(". ") if "accounts" in s)
     answer = Assistant(settings, retriever, model=Draft(f"{sentence}. [{n}]")).ask(question)
     assert not answer.refused and answer.coverage >= 0.1
+
+
+def test_a_sentence_beside_the_point_is_left_out(settings, retriever):
+    question = "Which communities will be directly affected by HS2 construction in Derbyshire?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, hs2 = passage_sentence(passages, "Long Eaton")
+    m, beside = passage_sentence(passages, "brave, bold")
+    answer = Assistant(settings, retriever, model=Draft(f"{beside}. [{m}] {hs2}. [{n}]")).ask(question)
+    assert not answer.refused and "Long Eaton" in answer.text and "brave" not in answer.text
+    assert answer.off_topic == [f"{beside}."]
+    assert "1 sentence of the model's draft was left out: not about the question." in draft_note(answer)
+
+
+def test_the_question_s_subject_must_come_from_the_cited_passage(settings, retriever):
+    """The model joins the question's subject to a figure from elsewhere: the words that make the answer
+    about the question are not in the passage it cites, so it does not answer the question."""
+    question = "How much did the Assembly Rooms redevelopment in Derby cost?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "£5.98m" in p.chunk.text)
+    assert "Assembly Rooms" not in retriever.context(passages[n - 1].chunk)
+    answer = Assistant(settings, retriever, model=Draft(
+        f"The Assembly Rooms redevelopment in Derby cost £5.98m of reserves [{n}].")).ask(question)
+    assert answer.refused, answer.text
+
+
+def test_difficult_is_the_opposite_of_easy():
+    passage = ("This makes it difficult to see in the round how well the council is performing across a range "
+               "of key indicators.")
+    assert support("It is difficult to see how well the council is performing across key indicators.",
+                   passage).supported
+    assert not support("The public can easily see how well the council is performing across key indicators.",
+                       passage).supported
 
 
 @pytest.mark.slow
