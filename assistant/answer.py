@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
 from assistant.retrieval import Filters, Passage, Retriever, merge_filters
-from assistant.scope import Scope
+from assistant.scope import Council, Scope, find_councils
 from assistant.verify import (
     best_quote,
     cited_numbers,
@@ -182,13 +182,17 @@ def relevant(passages: list[Passage], coverage: float) -> bool:
     return bool(passages) and (coverage >= MIN_COVERAGE or best >= MIN_RELEVANCE)
 
 
-def verify_answer(raw: str, passages: list[Passage], question: str = "") -> tuple[list[Sentence], list[str]]:
+def verify_answer(raw: str, passages: list[Passage], question: str = "", councils: list[Council] = ()
+                  ) -> tuple[list[Sentence], list[str]]:
     """Keep each sentence only with a citation that supports it: the one given, else the passage that
-    supports it best; sentences no passage supports are removed (and returned).
+    supports it best; sentences no passage supports are removed (and returned). A sentence that names a
+    council is supported only by that council's passages or by passages that name it ("HR services
+    are provided by Derbyshire County Council" is not supported by Derby's report).
 
     A short answer that gives a name or a figure ("Barry Lewis [2]") says something only together with
     the question, so the question and the answer are checked against the passage as one claim."""
     by_n = {p.n: p for p in passages}
+    about = {p.n: {p.chunk.council, *find_councils(p.chunk.text, councils)} for p in passages}
     kept: list[Sentence] = []
     removed: list[str] = []
     for sentence in split_sentences(raw):
@@ -204,12 +208,14 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "") -> tupl
             if not question or YES_OR_NO.match(plain) or not FRAGMENT_FACT.search(plain):
                 continue  # "Yes.", "See above": nothing to check or show
             claim = f"{question} {plain}"
+        named = set(find_councils(plain, councils))
         checks = {p.n: support(claim, p.chunk.text) for p in passages}
-        good = [n for n in claimed if checks[n].supported]
+        fits = {n for n, check in checks.items() if check.supported and named <= about[n]}
+        good = [n for n in claimed if n in fits]
         note = ""
         if not good:
             scored = sorted(passages, key=lambda p: -checks[p.n].score)
-            best = next((p for p in scored if checks[p.n].supported), None)
+            best = next((p for p in scored if p.n in fits), None)
             if best is None:
                 removed.append(plain)
                 continue
@@ -347,7 +353,8 @@ class Assistant:
             yield Event("token", piece)
         raw = "".join(pieces).strip()
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
-        sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope))
+        sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
+                                           self.retriever.councils)
         sentences, off_topic = self.on_topic(scope, sentences, passages)
         supported = [self.supported_words(s, passages) for s in sentences]
         coverage = self.retriever.text_coverage(scope, supported) if sentences else None

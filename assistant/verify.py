@@ -34,6 +34,8 @@ UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|b
                         r"i\.e|is|are|was|were|our|their|its)|[,:;(–-])\W*$", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[[\d,;\s–-]+\])*\s+(?=[A-Z\"“‘(*-])")
 QUOTE_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
+# A quote is one sentence or one list item: a bullet starts a new piece even after a line without a stop.
+QUOTE_PIECE = re.compile(r"(?<=[.!?;:])\s+|\n\s*(?=[-•*–]\s)")
 REFUSAL = re.compile(
     r"\b(do(?:es)? not (?:say|mention|contain|provide|include|specify|state)|no (?:information|mention|details?)|"
     r"not (?:mentioned|stated|specified|covered|provided)|cannot (?:answer|find|determine)|"
@@ -182,7 +184,7 @@ def best_quote(sentence: str, passage_text: str, max_chars: int = 300) -> str:
     """The passage sentence sharing most content words with the answer sentence: a verbatim substring."""
     words = set(tokenize(sentence))
     best, best_score = "", -1.0
-    for candidate in QUOTE_SENTENCE.split(passage_text):
+    for candidate in QUOTE_PIECE.split(passage_text):
         candidate = candidate.strip()
         if not candidate or candidate.startswith("#"):
             continue

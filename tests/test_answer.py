@@ -11,7 +11,7 @@ from assistant.answer import Assistant, draft_note, verify_answer
 from assistant.cli import main
 from assistant.export import answer_markdown
 from assistant.retrieval import tokenize
-from assistant.verify import cited_numbers, split_sentences, support
+from assistant.verify import best_quote, cited_numbers, split_sentences, support
 
 DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
 
@@ -78,6 +78,28 @@ def test_a_list_heading_cut_short_is_not_shown(retriever):
         f"The Cabinet made a commitment to the delivery of 50 pledges, including the Super Six pledges of [{n}].",
         passages, question)
     assert not kept and removed
+
+
+def test_a_council_is_named_only_where_its_passage_allows(retriever):
+    question = "Who gets HR services from a council in Amber Valley?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "Amber Valley" in p.chunk.text)
+    assert passages[n - 1].chunk.council == DERBY
+    kept, _ = verify_answer(f"Amber Valley gets HR services from Derby City Council [{n}].", passages, question,
+                            retriever.councils)
+    assert kept and kept[0].citations == [n]
+    kept, removed = verify_answer(f"Amber Valley gets HR services from Derbyshire County Council [{n}].", passages,
+                                  question, retriever.councils)
+    assert not kept and removed
+
+
+def test_a_quote_is_one_list_item():
+    team = ("The peers who delivered the peer challenge at Derbyshire were:\n"
+            "- Wendy Thomson, Managing Director, Norfolk County Council\n"
+            "- Stephen Chandler, Director for Adults, Somerset County Council\n"
+            "- Paul Masters, Strategic Director Neighbourhoods, Cornwall Council")
+    quote = best_quote("Stephen Chandler was the Director for Adults from Somerset.", team)
+    assert quote == "- Stephen Chandler, Director for Adults, Somerset County Council"
 
 
 def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(accounts_passages):
