@@ -58,6 +58,8 @@ MIN_RELEVANCE = 0.62
 # below this share it answers a different question from the same passages, the commonest way the
 # 1.5B model "answers" an unanswerable question. Chosen on the gold set (eval/RESULTS.md).
 MIN_ANSWER_COVERAGE = 0.1
+# A passage that holds this much more of a sentence's words than the one the model cited replaces it.
+CLEARLY_BETTER = 0.25
 # A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
 # would be checked as the question restated, which any passage on the subject "supports".
 FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
@@ -211,15 +213,15 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         named = set(find_councils(plain, councils))
         checks = {p.n: support(claim, p.chunk.text) for p in passages}
         fits = {n for n, check in checks.items() if check.supported and named <= about[n]}
-        good = [n for n in claimed if n in fits]
+        best = max((p.n for p in passages if p.n in fits), key=lambda n: checks[n].score, default=None)
+        if best is None:
+            removed.append(plain)
+            continue
+        # The cited passage may pass on shared words while another holds the whole sentence: cite that one.
+        good = [n for n in claimed if n in fits and checks[n].score > checks[best].score - CLEARLY_BETTER]
         note = ""
         if not good:
-            scored = sorted(passages, key=lambda p: -checks[p.n].score)
-            best = next((p for p in scored if p.n in fits), None)
-            if best is None:
-                removed.append(plain)
-                continue
-            good = [best.n]
+            good = [best]
             note = f"re-cited: the model cited {', '.join(f'[{n}]' for n in claimed)}" if claimed else "citation added"
         kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed

@@ -93,6 +93,16 @@ def test_a_council_is_named_only_where_its_passage_allows(retriever):
     assert not kept and removed
 
 
+def test_a_citation_moves_to_the_passage_that_holds_the_whole_sentence(retriever):
+    question = "Which board was judged outstanding as part of Derby's Ofsted SIF inspection?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    holder = next(p.n for p in passages if "Safeguarding Children Board" in p.chunk.text)
+    near = next(p.n for p in passages if p.chunk.kind == "press release")
+    kept, _ = verify_answer("The Ofsted SIF inspection included the work of Derby Safeguarding Children Board, "
+                            f"which was judged to be outstanding [{near}].", passages, question, retriever.councils)
+    assert kept[0].citations == [holder] and "re-cited" in kept[0].note
+
+
 def test_a_quote_is_one_list_item():
     team = ("The peers who delivered the peer challenge at Derbyshire were:\n"
             "- Wendy Thomson, Managing Director, Norfolk County Council\n"
