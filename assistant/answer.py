@@ -265,9 +265,13 @@ def draft_note(answer: Answer) -> str:
     return "; ".join(notes) + "." if notes else ""
 
 
-def refusal(question: str, scope: Scope, passages: list[Passage], why: str) -> Answer:
+def refusal(question: str, scope: Scope, passages: list[Passage], why: str, drafted: bool = False) -> Answer:
+    """"The reports do not say", with the nearest passages. When the model's draft failed the checks, the
+    passages may still hold the answer in other words, so the text does not claim that none does."""
     subject = " or ".join(scope.councils) if scope.councils else "the indexed reports"
-    text = f"{NOT_IN_REPORTS[:-1]} this: nothing in {subject} answers it. {why}".strip()
+    text = (f"{NOT_IN_REPORTS[:-1]} this in words that could be checked in {subject}. {why} The nearest passages "
+            "are below; the answer may still be in them, put another way." if drafted else
+            f"{NOT_IN_REPORTS[:-1]} this: nothing in {subject} answers it. {why}".strip())
     nearest = [Citation.from_passage(p.n, p, best_quote(question, p.chunk.text)) for p in passages[:3]]
     return Answer(question, scope, text, citations=nearest, passages=passages, refused=True, kind="refusal")
 
@@ -362,7 +366,7 @@ class Assistant:
         coverage = self.retriever.text_coverage(scope, supported) if sentences else None
         why = self.why_not_shown(raw, scope, sentences, passages, coverage)
         if why:
-            answer = refusal(question, scope, passages, why)
+            answer = refusal(question, scope, passages, why, drafted=bool(raw) and not is_refusal(raw))
         else:
             text, citations = renumber(sentences, passages)
             answer = Answer(question, scope, text, citations, passages, sentences)

@@ -13,7 +13,7 @@ def cell(text: str) -> str:
 def answer_markdown(answer: Answer) -> str:
     lines = [f"## {cell(answer.question)}", "", answer.text, ""]
     if answer.refused and answer.citations:
-        lines += ["Nearest passages found (they do not answer the question):", ""]
+        lines += ["Nearest passages found (not checked as an answer):", ""]
     if answer.citations:
         lines += [
             "| # | Quote | Document | Section | Lines | Council | Date |",

@@ -382,7 +382,7 @@ def answer_message(answer: Answer, turn: int) -> str:
     if answer.refused and answer.citations:
         nearest = "; ".join(f"[[{c.n}]](#cite-{turn}-{c.n}) {chat_safe(c.council)}, {chat_safe(c.section or c.title)}"
                             for c in answer.citations)
-        parts.append(f"Nearest passages (they do not answer it): {nearest}")
+        parts.append(f"Nearest passages (not checked as an answer): {nearest}")
     if note := draft_note(answer):
         parts.append(f"_{note}_")
     return "\n\n".join(parts)
@@ -395,7 +395,7 @@ def answer_evidence(answer: Answer) -> Evidence:
         found = [Citation.from_passage(p.n, p) for p in answer.passages]
         return Evidence("Passages found — which council did you mean?", found, "answer")
     if answer.refused:
-        return Evidence("Nearest passages — they do not answer the question", answer.citations, "answer",
+        return Evidence("Nearest passages — not checked as an answer", answer.citations, "answer",
                         answer.removed + answer.off_topic)
     count = len(answer.citations)
     return Evidence(f"Evidence — {count} cited passage{'s' if count != 1 else ''}", answer.citations, "answer",
