@@ -101,6 +101,7 @@ class Sentence:
     supported: bool
     note: str = ""  # e.g. "re-cited: the model cited [2]"
     claim: str = ""  # what was checked: the sentence, or the question with a short answer
+    grounded: str = ""  # the claim's words that the text around its cited passages holds too
 
 
 @dataclass
@@ -361,9 +362,10 @@ class Assistant:
         timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
                                            self.retriever.councils)
-        sentences, off_topic = self.on_topic(scope, sentences, passages)
-        supported = [self.supported_words(s, passages) for s in sentences]
-        coverage = self.retriever.text_coverage(scope, supported) if sentences else None
+        for s in sentences:
+            s.grounded = self.supported_words(s, passages)
+        sentences, off_topic = self.on_topic(scope, sentences)
+        coverage = self.retriever.text_coverage(scope, [s.grounded for s in sentences]) if sentences else None
         why = self.why_not_shown(raw, scope, sentences, passages, coverage)
         if why:
             answer = refusal(question, scope, passages, why, drafted=bool(raw) and not is_refusal(raw))
@@ -384,8 +386,7 @@ class Assistant:
         return " ".join(w for w in TOKEN.findall(sentence.claim.lower().replace("’", "'"))
                         if set(tokenize(w)) <= theirs)
 
-    def on_topic(self, scope: Scope, sentences: list[Sentence], passages: list[Passage]
-                 ) -> tuple[list[Sentence], list[str]]:
+    def on_topic(self, scope: Scope, sentences: list[Sentence]) -> tuple[list[Sentence], list[str]]:
         """The checked sentences that mention something the question asks about, and the others. A true
         sentence beside the point ("the Leader wants the council to be brave, bold, ambitious" in an
         answer on HS2) is left out once another sentence is on topic; if none is, all are kept for
@@ -393,7 +394,7 @@ class Assistant:
         on the budget or reserves are about it without the word."""
         if len(self.retriever.question_terms(scope)) < 2:
             return sentences, []
-        about = [self.retriever.text_coverage(scope, [self.supported_words(s, passages)]) > 0 for s in sentences]
+        about = [self.retriever.text_coverage(scope, [s.grounded]) > 0 for s in sentences]
         if not any(about):
             return sentences, []
         return ([s for s, on in zip(sentences, about) if on],
@@ -407,7 +408,7 @@ class Assistant:
             return ("The model's answer was not supported by the passages, so it is not shown."
                     if raw and not is_refusal(raw) else "The closest passages found are shown below.")
         if coverage < MIN_ANSWER_COVERAGE:
-            missing = self.retriever.missing_words(scope, [self.supported_words(s, passages) for s in sentences])
+            missing = self.retriever.missing_words(scope, [s.grounded for s in sentences])
             return (f"What the passages support does not mention {join_words(missing)}, so the model's answer "
                     "is not shown." if missing else "What the passages support is about something else.")
         shown = " ".join(s.text for s in sentences)

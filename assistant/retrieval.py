@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -147,7 +147,7 @@ class Retriever:
         or the sentence a passage starts in the middle of."""
         doc = self.index.documents.get(chunk.doc_id)
         text = doc.text[max(0, chunk.start - chars):chunk.end + chars] if doc else chunk.text
-        return f"{chunk.council}. {chunk.title}. {chunk.section}\n{text}"
+        return replace(chunk, text=text).embedding_text()
 
     def question_terms(self, scope: Scope) -> dict[str, float]:
         """The question's informative words (stemmed), each weighted by its rarity in the index.
