@@ -300,6 +300,14 @@ class Assistant:
             self._model = load_model(self.settings.model, self.settings)
         return self._model
 
+    def warm_up(self) -> None:
+        """Load the embedding and language models, and have the language model read the part every
+        prompt starts with (instructions and worked example). llama.cpp keeps what it has read for the
+        next prompt that starts the same way, so the first question waits only for its own passages."""
+        self.retriever.embedder.encode_query("warm up")
+        for _ in self.model.stream(prompt_messages("", []), max_tokens=1):
+            pass
+
     def ask(self, question: str, history: list[Scope] | None = None, filters: Filters | None = None,
             k: int | None = None) -> Answer:
         answer = None

@@ -233,7 +233,7 @@ def chat(ctx, host, port, auth) -> None:
         if ":" not in auth:
             raise AssistantError("--auth must be written username:password.")
         credentials = tuple(auth.split(":", 1))
-    launch(settings, host=host, port=port, auth=credentials)
+    launch(settings, host=host, port=port, auth=credentials, warm_up=True)
 
 
 @main.command()

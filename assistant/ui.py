@@ -106,6 +106,14 @@ class Backend:
                 self._assistants[key] = Assistant(settings, self._retriever)
             return self._assistants[key]
 
+    def warm_up(self) -> None:
+        """Load the index and the default models, so that the first question does not wait for them. A
+        failure is only logged: the first question meets it again and shows it to the user."""
+        try:
+            self.assistant(self.settings.model, self.settings.max_answer_tokens).warm_up()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the chat reports it when asked
+            log.warning("Could not load the models in advance: %s", exc)
+
     def reload(self) -> None:
         """Pick up a rebuilt index: new questions search it, answers being written finish on the old one."""
         from assistant.retrieval import Retriever
@@ -515,11 +523,12 @@ async def in_background(start: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
         stopped.set()
 
 
-def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
+def build_app(settings: Settings, custom_models: bool = True, warm_up: bool = False) -> gradio.Blocks:
     """The Gradio Blocks app (queued); serve it with `launch`, which adds the theme, styles and offline setup.
 
     With custom_models=False users choose only among the shipped and configured models, not any file
-    path or server address (for an app shared on the network).
+    path or server address (for an app shared on the network). With warm_up, the models load in the
+    background while the page is read.
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     import gradio as gr
@@ -527,6 +536,8 @@ def build_app(settings: Settings, custom_models: bool = True) -> gradio.Blocks:
     from assistant.retrieval import Filters
 
     backend = Backend(settings)
+    if warm_up:
+        threading.Thread(target=backend.warm_up, name="warm-up", daemon=True).start()
     model_choices = list(SHIPPED_MODELS)
     if settings.model not in {value for _, value in model_choices}:
         model_choices.append((settings.model, settings.model))
@@ -825,13 +836,14 @@ def page_options() -> dict:
 
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           block: bool = True) -> gradio.Blocks:
+           block: bool = True, warm_up: bool = False) -> gradio.Blocks:
     """Serve the app on host:port (this machine only by default); with block=False, return the running app.
 
-    Served beyond this machine, users cannot point the app at other model files or servers.
+    Served beyond this machine, users cannot point the app at other model files or servers. With warm_up
+    (as `assistant chat` does), the models load in the background while the page is read.
     """
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    app = build_app(settings, custom_models=host in ("127.0.0.1", "localhost", "::1"))
+    app = build_app(settings, custom_models=host in ("127.0.0.1", "localhost", "::1"), warm_up=warm_up)
     app.launch(
         server_name=host, server_port=port, auth=auth, prevent_thread_lock=not block, inbrowser=False,
         show_error=True, quiet=not block, max_file_size=f"{settings.max_file_mb:g}mb", **page_options(),

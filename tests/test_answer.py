@@ -325,3 +325,20 @@ def test_markdown_export_escapes_table_cells(assistant):
     answer.citations[0].quote = "a | b"
     markdown = answer_markdown(answer)
     assert "a \\| b" in markdown and answer.question in markdown
+
+
+def test_warm_up_loads_the_model_and_has_it_read_the_start_every_prompt_shares(small_model_settings, retriever):
+    from assistant.answer import SYSTEM_PROMPT
+
+    assistant = Assistant(small_model_settings, retriever)
+    llama = assistant.model._llama
+    llama.reset()  # forget what earlier tests left in the model's cache
+    assistant.warm_up()
+    assert llama.n_tokens > len(llama.tokenize(SYSTEM_PROMPT.encode()))  # kept for the next question
+
+
+def test_a_failed_warm_up_is_logged_for_the_first_question_to_report(settings, caplog):
+    from assistant.ui import Backend
+
+    Backend(settings.replace(model="/no/such/model.gguf")).warm_up()  # must not raise in its thread
+    assert "Could not load the models in advance" in caplog.text and "/no/such/model.gguf" in caplog.text
