@@ -5,6 +5,8 @@ The check is lexical and numeric, so it is fast, deterministic and explainable:
   of them within two neighbouring sentences of it, so that a figure is not paired with another year;
 - most of the sentence's content words (stemmed) must appear within a few neighbouring sentences of
   the passage, so that a name from one paragraph is not joined to a role from another;
+- a count must count the same thing as in the passage: "25 councillors" is not supported by "from 22 to
+  25 October", nor "spoke to 8 people" by "the team of 8 peers";
 - each clause must say "not" (or "no", "lacks"…) where the passage clause it restates does, so
   that "does not always feel listened to" is not turned into "feels listened to" (and "difficult to
   see" not into "can easily see").
@@ -24,6 +26,11 @@ CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 # Fractions are figures too: "over a third" must not stand for the passage's "over a fifth".
 FRACTION = re.compile(r"\b(half|third|quarter|fifth|tenth)s?\b", re.I)
+# A count and what it counts ("8 people"); figures inside "£8m", "2015/16", "8.5" or "HS2" are not counts.
+COUNT = re.compile(r"(?<![\w£$€.,/])(\d+)\s+([A-Za-z][\w'’-]*)")
+# How many content words after a number in the passage may name what it counts ("370 hours", "8 district
+# and borough councils").
+COUNTED_WINDOW = 3
 NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|cannot|without|lacks?|lacking|lacked|absence|absent|"
                       r"unable|fails?|failed|failing|difficult)\b|n[’']t\b", re.I)
 CLAUSE = re.compile(r"[,;:()–—]|\b(?:but|however|although|though|whilst|while|whereas|yet)\b", re.I)
@@ -105,9 +112,22 @@ def support(sentence: str, passage_text: str) -> Support:
     found = [set(tokenize(s)) for s in sentences]
     score = max((len(words & set().union(*found[i:i + WORD_WINDOW])) / len(words) for i in range(len(found))),
                 default=0.0)
-    numbers_ok = numbers_together(numbers_in(sentence), sentences)
+    numbers_ok = numbers_together(numbers_in(sentence), sentences) and counts_agree(sentence, passage_text)
     negation_ok = negation_agrees(sentence, sentences)
     return Support(score, numbers_ok, numbers_ok and negation_ok and score >= SUPPORT_THRESHOLD, negation_ok)
+
+
+def counts_agree(sentence: str, passage_text: str) -> bool:
+    """Whether each count in the sentence ("8 people") has its number followed, somewhere in the passage,
+    by what it counts. Years ("2017 accounts") and counts of small words ("3 of them") are not checked."""
+    passage = tokenize(passage_text)
+    for number, word in COUNT.findall(sentence):
+        counted = tokenize(word)
+        if not counted or (len(number) == 4 and number[:2] in ("19", "20")):
+            continue
+        if not any(t == number and counted[0] in passage[i + 1:i + 1 + COUNTED_WINDOW] for i, t in enumerate(passage)):
+            return False
+    return True
 
 
 def negation_agrees(sentence: str, passage_sentences: list[str]) -> bool:

@@ -35,6 +35,24 @@ def test_support_needs_the_words_and_the_numbers():
     assert not support("Residents love the new swimming pool and library", passage).supported
 
 
+def test_a_count_must_count_the_same_thing_as_in_the_passage():
+    passage = ("The team of 8 'peers' were with us from 22 to 25 October 2018. They spent more than 370 hours "
+               "with the council, which works with 8 district and borough councils, and backed HS2.")
+    assert not support("The peer team spoke to 8 people", passage).supported  # 8 peers, not 8 people
+    assert not support("The council has 25 councillors", passage).supported  # 25 is a date
+    assert support("The peers spent 370 hours with the council", passage).supported
+    assert support("The council works with 8 district councils", passage).supported
+    assert support("The council backed HS2 in 2018", passage).supported  # not counts
+
+
+def test_a_count_taken_from_a_date_is_refused_end_to_end(settings, retriever):
+    question = "How many councillors does Derbyshire County Council have?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, _ = passage_sentence(passages, "25 October")
+    answer = Assistant(settings, retriever, model=Draft(f"Derbyshire has 25 councillors [{n}].")).ask(question)
+    assert answer.refused, answer.text
+
+
 def test_a_name_must_stay_with_its_own_role():
     passage = ("Cllr Barry Lewis, Leader of the Council, welcomed the peer team. The team met partners from "
                "health and the police. Staff spoke well of the training on offer. The council's reserves are "
