@@ -18,6 +18,7 @@ from assistant.verify import (
     missing_periods,
     split_sentences,
     strip_citations,
+    strip_links,
     support,
     unfinished,
 )
@@ -200,7 +201,7 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
     removed: list[str] = []
     for sentence in split_sentences(raw):
         claimed = [n for n in cited_numbers(sentence) if n in by_n]
-        plain = strip_citations(sentence)
+        plain = strip_links(strip_citations(sentence))
         if not plain or is_refusal(plain):
             continue
         if unfinished(plain):

@@ -26,6 +26,8 @@ CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 # Fractions are figures too: "over a third" must not stand for the passage's "over a fifth".
 FRACTION = re.compile(r"\b(half|third|quarter|fifth|tenth)s?\b", re.I)
+# A web address is not part of a claim, and its path ("…/Data/Resources…") must not pass for words.
+LINK = re.compile(r"<?\bhttps?://[^\s>]+>?")
 # A count and what it counts ("8 people"); figures inside "£8m", "2015/16", "8.5" or "HS2" are not counts.
 COUNT = re.compile(r"(?<![\w£$€.,/])(\d+)\s+([A-Za-z][\w'’-]*)")
 # How many content words after a number in the passage may name what it counts ("370 hours", "8 district
@@ -39,7 +41,9 @@ CLAUSE_MATCH = 0.5
 # A sentence that stops on a word like "of" or "including" is a list heading cut short, not a claim.
 UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|by|in|on|at|from|as|such|e\.g|"
                         r"i\.e|is|are|was|were|our|their|its)|[,:;(–-])\W*$", re.I)
-SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[[\d,;\s–-]+\])*\s+(?=[A-Z\"“‘(*-])")
+# The gap between two answer sentences; the group is any citation written after the full stop
+# ("… identity. [1] They…"), which belongs to the sentence before it.
+SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[[\d,;\s–-]+\])*)\s+(?=[A-Z\"“‘(*-])")
 QUOTE_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 # A quote is one sentence or one list item: a bullet starts a new piece even after a line without a stop.
 QUOTE_PIECE = re.compile(r"(?<=[.!?;:])\s+|\n\s*(?=[-•*–]\s)")
@@ -79,7 +83,9 @@ def split_sentences(text: str) -> list[str]:
     for line in text.splitlines():
         line = line.strip()
         if line:
-            pieces.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
+            parts = SENTENCE_END.split(line) + [""]  # sentence, its citations, sentence, …
+            pieces.extend(text.strip() for i in range(0, len(parts) - 1, 2)
+                          if (text := parts[i] + parts[i + 1]).strip())
     return pieces
 
 
@@ -97,6 +103,10 @@ def cited_numbers(sentence: str) -> list[int]:
 
 def strip_citations(sentence: str) -> str:
     return CITATION.sub("", sentence).strip()
+
+
+def strip_links(sentence: str) -> str:
+    return re.sub(r"\s{2,}", " ", LINK.sub("", sentence)).strip()
 
 
 def numbers_in(text: str) -> set[str]:

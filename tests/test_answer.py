@@ -26,6 +26,9 @@ def test_sentences_and_citation_marks_are_parsed():
     sentences = split_sentences(text)
     assert len(sentences) == 3
     assert [cited_numbers(s) for s in sentences] == [[1], [2, 3], [1, 2]]
+    # Citations written after the full stop belong to the sentence before them.
+    sentences = split_sentences("The accounts were late. [1] Auditors raised concerns. [2] It was serious [3].")
+    assert [cited_numbers(s) for s in sentences] == [[1], [2], [3]]
 
 
 def test_support_needs_the_words_and_the_numbers():
@@ -51,6 +54,17 @@ def test_a_count_taken_from_a_date_is_refused_end_to_end(settings, retriever):
     n, _ = passage_sentence(passages, "25 October")
     answer = Assistant(settings, retriever, model=Draft(f"Derbyshire has 25 councillors [{n}].")).ask(question)
     assert answer.refused, answer.text
+
+
+def test_a_web_address_is_not_part_of_an_answer(settings, retriever):
+    """The address's path ("…/Data/Resources…") once made a list of example councils look like an
+    answer about the council's use of data."""
+    question = "What did peers say about Derbyshire's use of data?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Hertfordshire County Council")
+    link = "<https://democracy.hertfordshire.gov.uk/Data/Resources%20and%20Performance%20Cabinet%20Panel/>"
+    draft = f"Examples of well-presented information include: Hertfordshire County Council {link} [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert answer.refused and "http" not in answer.text, answer.text
 
 
 def test_a_name_must_stay_with_its_own_role():
