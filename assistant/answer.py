@@ -13,6 +13,7 @@ from assistant.scope import Council, Scope, find_councils
 from assistant.verify import (
     best_quote,
     cited_numbers,
+    cut_off,
     is_refusal,
     lacks_expected,
     missing_periods,
@@ -199,13 +200,15 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
     about = {p.n: {p.chunk.council, *find_councils(p.chunk.text, councils)} for p in passages}
     kept: list[Sentence] = []
     removed: list[str] = []
-    for sentence in split_sentences(raw):
+    drafted = split_sentences(raw)
+    for i, sentence in enumerate(drafted):
         claimed = [n for n in cited_numbers(sentence) if n in by_n]
         plain = strip_links(strip_citations(sentence))
         if not plain or is_refusal(plain):
             continue
-        if unfinished(plain):
-            removed.append(plain)  # "… including the Super Six pledges of": a list heading cut short
+        # "… including the Super Six pledges of": a list heading cut short; or the draft's end cut off
+        if unfinished(plain) or (i == len(drafted) - 1 and len(plain.split()) >= 4 and cut_off(sentence)):
+            removed.append(plain)
             continue
         claim = plain
         if len(plain.split()) < 4:

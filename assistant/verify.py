@@ -206,6 +206,12 @@ def unfinished(sentence: str) -> bool:
     return bool(UNFINISHED.search(sentence))
 
 
+def cut_off(sentence: str) -> bool:
+    """Whether a draft's last sentence stops part-way, as when the model reaches its length limit
+    ("They also heard that scrutiny"): no closing punctuation and no citation."""
+    return not cited_numbers(sentence) and not re.search(r"[.!?…\"”’)]\W*$", sentence)
+
+
 def is_refusal(text: str) -> bool:
     return bool(REFUSAL.search(text))
 

@@ -112,6 +112,14 @@ def test_a_list_heading_cut_short_is_not_shown(retriever):
     assert not kept and removed
 
 
+def test_a_draft_cut_off_by_the_length_limit_loses_its_unfinished_end(retriever):
+    question = "What did peers say about scrutiny in Derby?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, sentence = passage_sentence(passages, "scrutin")
+    kept, removed = verify_answer(f"{sentence} [{n}]. They also heard that scrutiny", passages, question)
+    assert [s.text for s in kept] == [f"{sentence}."] and removed == ["They also heard that scrutiny"]
+
+
 def test_a_council_is_named_only_where_its_passage_allows(retriever):
     question = "Who gets HR services from a council in Amber Valley?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
