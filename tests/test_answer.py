@@ -332,6 +332,15 @@ def test_difficult_is_the_opposite_of_easy():
 
 
 @pytest.mark.slow
+def test_the_worked_example_asks_about_a_subject_the_reports_do_not_cover(retriever):
+    """The model copies the example's answer when a question shares its subject (an example on scrutiny
+    made "what did peers say about scrutiny?" come back with the example's sentences)."""
+    from assistant.answer import EXAMPLES
+
+    subject = set(tokenize(EXAMPLES[0]["content"].rsplit("Question:", 1)[1])) - set(tokenize("what did peers say"))
+    assert subject and not any(subject & set(tokenize(c.text)) for c in retriever.index.chunks)
+
+
 def test_an_unanswerable_question_is_refused(assistant):
     answer = assistant.ask("What is the salary of Derby's Chief Executive?")
     assert answer.refused
