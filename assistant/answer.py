@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
+from assistant.errors import AssistantError
 from assistant.retrieval import Filters, Passage, Retriever, merge_filters
 from assistant.scope import Council, Scope, find_councils
 from assistant.verify import (
@@ -326,6 +327,9 @@ class Assistant:
         """Events as the answer is made: scope, passages (before the model starts), tokens, answer."""
         started = time.perf_counter()
         question = question.strip()
+        if not question:
+            raise AssistantError('The question is empty: ask about the reports, e.g. "What did peers say about '
+                                 "Derby's accounts?\"")
         scope = self.retriever.analyse(question, history)
         yield Event("scope", scope)
         k = k or self.settings.top_k

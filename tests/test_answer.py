@@ -369,6 +369,11 @@ def test_ask_cli_json_and_markdown_export(home, small_model_settings):
     assert "| # | Quote | Document | Section | Lines | Council | Date |" in result.output
 
 
+def test_an_empty_question_gets_a_clear_error_not_an_answer(home):
+    result = CliRunner().invoke(main, ["--home", str(home), "ask", "  "])
+    assert result.exit_code != 0 and "question is empty" in result.output
+
+
 def test_markdown_export_escapes_table_cells(assistant):
     answer = assistant.ask("List the key recommendations for Derbyshire")
     answer.citations[0].quote = "a | b"
