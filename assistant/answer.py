@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.retrieval import Filters, Passage, Retriever, merge_filters
+from assistant.retrieval import TOKEN, Filters, Passage, Retriever, merge_filters, tokenize
 from assistant.scope import Council, Scope, find_councils
 from assistant.verify import (
     best_quote,
@@ -18,6 +18,7 @@ from assistant.verify import (
     is_refusal,
     lacks_expected,
     missing_periods,
+    numbers_in,
     split_sentences,
     strip_citations,
     strip_links,
@@ -62,6 +63,9 @@ MIN_RELEVANCE = 0.62
 # below this share it answers a different question from the same passages, the commonest way the
 # 1.5B model "answers" an unanswerable question. Chosen on the gold set (eval/RESULTS.md).
 MIN_ANSWER_COVERAGE = 0.1
+# A sentence whose words (and figures) an earlier sentence of the answer already holds to this share
+# repeats it; the share leaves room for a new opening ("They also heard…").
+REPEATED = 0.8
 # A passage that holds this much more of a sentence's words than the one the model cited replaces it.
 CLEARLY_BETTER = 0.25
 # A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
@@ -153,7 +157,6 @@ def excerpt(passage: Passage, question: str, max_tokens: int) -> str:
     max_tokens: a short prompt is read faster and keeps a small model on topic. Citations and checks
     still use the whole passage."""
     from assistant.chunking import count_tokens
-    from assistant.retrieval import tokenize
     from assistant.verify import QUOTE_SENTENCE
 
     text = passage.chunk.text.strip()
@@ -217,6 +220,10 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             if not question or YES_OR_NO.match(plain) or not FRAGMENT_FACT.search(plain):
                 continue  # "Yes.", "See above": nothing to check or show
             claim = f"{question} {plain}"
+        words = set(tokenize(claim))
+        if any(len(words & set(tokenize(k.claim))) >= REPEATED * len(words) and numbers_in(claim) <= numbers_in(k.claim)
+               for k in kept):
+            continue  # the model said it already ("…and officers moving elsewhere. They also heard of officers moving…")
         named = set(find_councils(plain, councils))
         checks = {p.n: support(claim, p.chunk.text) for p in passages}
         fits = {n for n, check in checks.items() if check.supported and named <= about[n]}
@@ -397,8 +404,6 @@ class Assistant:
         """The words of a checked claim that the text around its cited passages holds too. The question's
         subject put into a passage's sentence ("the fostering service was last inspected…" where the
         passage says "Children's Services") does not make the answer about that subject."""
-        from assistant.retrieval import TOKEN, tokenize
-
         theirs = {t for p in passages if p.n in sentence.citations for t in tokenize(self.retriever.context(p.chunk))}
         return " ".join(w for w in TOKEN.findall(sentence.claim.lower().replace("’", "'"))
                         if set(tokenize(w)) <= theirs)

@@ -120,6 +120,15 @@ def test_a_draft_cut_off_by_the_length_limit_loses_its_unfinished_end(retriever)
     assert [s.text for s in kept] == [f"{sentence}."] and removed == ["They also heard that scrutiny"]
 
 
+def test_a_sentence_repeating_an_earlier_one_is_shown_once(retriever):
+    question = "What did peers say about member-officer relations in Derby?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, sentence = passage_sentence(passages, "officers moving to progress their careers elsewhere")
+    kept, removed = verify_answer(f"{sentence} [{n}]. They also heard of officers moving to progress their careers "
+                                  f"elsewhere [{n}].", passages, question)
+    assert len(kept) == 1 and not removed
+
+
 def test_a_council_is_named_only_where_its_passage_allows(retriever):
     question = "Who gets HR services from a council in Amber Valley?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
