@@ -214,10 +214,11 @@ def test_ask_cite_filter_export(browser, app_url):
     page.click("#ca-stop")
     page.wait_for_function("() => document.querySelector('#ca-status').innerText.includes('Stopped')")
 
-    # An old answer's citation brings its evidence back.
+    # An old answer's citation brings its evidence back (a server round trip, which can wait behind the
+    # stopped answer while llama.cpp finishes reading its prompt).
     first_bot = page.locator('#ca-chat [data-testid="bot"]').first
     click_when_uncovered(page, first_bot.locator('a[href^="#cite-"]').first)
-    page.wait_for_selector('#ca-evidence [data-turn="0"] .ca-card.active')
+    page.wait_for_selector('#ca-evidence [data-turn="0"] .ca-card.active', timeout=STEP_TIMEOUT)
 
     # New chat empties the conversation.
     page.click("#ca-new")
