@@ -220,10 +220,8 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             if not question or YES_OR_NO.match(plain) or not FRAGMENT_FACT.search(plain):
                 continue  # "Yes.", "See above": nothing to check or show
             claim = f"{question} {plain}"
-        words = set(tokenize(claim))
-        if any(len(words & set(tokenize(k.claim))) >= REPEATED * len(words) and numbers_in(claim) <= numbers_in(k.claim)
-               for k in kept):
-            continue  # the model said it already ("…and officers moving elsewhere. They also heard of officers moving…")
+        if any(repeats(claim, k.claim) for k in kept):
+            continue  # "… officers moving elsewhere. They also heard of officers moving elsewhere."
         named = set(find_councils(plain, councils))
         checks = {p.n: support(claim, p.chunk.text) for p in passages}
         fits = {n for n, check in checks.items() if check.supported and named <= about[n]}
@@ -239,6 +237,13 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             note = f"re-cited: the model cited {', '.join(f'[{n}]' for n in claimed)}" if claimed else "citation added"
         kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed
+
+
+def repeats(claim: str, earlier: str) -> bool:
+    """Whether a claim says nothing an earlier sentence of the answer has not: no new figure, and few
+    new words."""
+    words = set(tokenize(claim))
+    return numbers_in(claim) <= numbers_in(earlier) and len(words & set(tokenize(earlier))) >= REPEATED * len(words)
 
 
 def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, list[Citation]]:
