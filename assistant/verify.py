@@ -119,18 +119,20 @@ def support(sentence: str, passage_text: str) -> Support:
     if not words:
         return Support(0.0, True, False)
     sentences = passage_sentences(passage_text)
-    found = [set(tokenize(s)) for s in sentences]
+    tokens = [tokenize(s) for s in sentences]
+    found = [set(t) for t in tokens]
     score = max((len(words & set().union(*found[i:i + WORD_WINDOW])) / len(words) for i in range(len(found))),
                 default=0.0)
-    numbers_ok = numbers_together(numbers_in(sentence), sentences) and counts_agree(sentence, passage_text)
+    numbers_ok = (numbers_together(numbers_in(sentence), sentences)
+                  and counts_agree(sentence, [t for ts in tokens for t in ts]))
     negation_ok = negation_agrees(sentence, sentences)
     return Support(score, numbers_ok, numbers_ok and negation_ok and score >= SUPPORT_THRESHOLD, negation_ok)
 
 
-def counts_agree(sentence: str, passage_text: str) -> bool:
-    """Whether each count in the sentence ("8 people") has its number followed, somewhere in the passage,
-    by what it counts. Years ("2017 accounts") and counts of small words ("3 of them") are not checked."""
-    passage = tokenize(passage_text)
+def counts_agree(sentence: str, passage: list[str]) -> bool:
+    """Whether each count in the sentence ("8 people") has its number followed, somewhere in the passage
+    (given as its tokens), by what it counts. Years ("2017 accounts") and counts of small words ("3 of
+    them") are not checked."""
     for number, word in COUNT.findall(sentence):
         counted = tokenize(word)
         if not counted or (len(number) == 4 and number[:2] in ("19", "20")):
