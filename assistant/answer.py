@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.retrieval import TOKEN, Filters, Passage, Retriever, merge_filters, tokenize
+from assistant.retrieval import SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, tokenize
 from assistant.scope import Council, Scope, find_councils
 from assistant.verify import (
     best_quote,
@@ -152,17 +152,17 @@ class Event:
     data: object
 
 
-def excerpt(passage: Passage, question: str, max_tokens: int) -> str:
+def excerpt(passage: Passage, question: str, max_tokens: int, leave_out: Callable[[str], bool] = lambda s: False) -> str:
     """The passage's sentences that share most words with the question, in their original order, within
-    max_tokens: a short prompt is read faster and keeps a small model on topic. Citations and checks
-    still use the whole passage."""
+    max_tokens: a short prompt is read faster and keeps a small model on topic. Sentences `leave_out`
+    picks are dropped unless nothing else is left. Citations and checks still use the whole passage."""
     from assistant.chunking import count_tokens
-    from assistant.verify import QUOTE_SENTENCE
 
     text = passage.chunk.text.strip()
-    if count_tokens(text) <= max_tokens:
+    pieces = [s for s in SENTENCE_BREAK.split(text) if s.strip()]
+    sentences = [s for s in pieces if not leave_out(s)] or pieces
+    if len(sentences) == len(pieces) and count_tokens(text) <= max_tokens:
         return text
-    sentences = [s for s in QUOTE_SENTENCE.split(text) if s.strip()]
     wanted = set(tokenize(question))
     ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & set(tokenize(sentences[i]))), i))
     chosen, used = set(), 0
@@ -175,10 +175,11 @@ def excerpt(passage: Passage, question: str, max_tokens: int) -> str:
     return " … ".join(sentences[i].strip() for i in sorted(chosen))
 
 
-def prompt_messages(question: str, passages: list[Passage], max_prompt_tokens: int = 480) -> list[dict[str, str]]:
+def prompt_messages(question: str, passages: list[Passage], max_prompt_tokens: int = 480,
+                    leave_out: Callable[[str], bool] = lambda s: False) -> list[dict[str, str]]:
     per_passage = max(60, max_prompt_tokens // max(1, len(passages)))
-    blocks = [f"[{p.n}] ({p.chunk.council}; {p.chunk.section or p.chunk.title})\n{excerpt(p, question, per_passage)}"
-              for p in passages]
+    blocks = [f"[{p.n}] ({p.chunk.council}; {p.chunk.section or p.chunk.title})\n"
+              f"{excerpt(p, question, per_passage, leave_out)}" for p in passages]
     user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, *EXAMPLES, {"role": "user", "content": user}]
 
@@ -381,7 +382,11 @@ class Assistant:
         t1 = time.perf_counter()
         first = None
         pieces = []
-        for piece in model.stream(prompt_messages(scope.query, passages), self.settings.max_answer_tokens,
+        # Template text is left out of the prompt: given "Is there effective political and managerial
+        # leadership supported by good governance…?", the model states the question as a finding.
+        messages = prompt_messages(scope.query, passages,
+                                   leave_out=lambda s: self.retriever.is_template(s, scope.query))
+        for piece in model.stream(messages, self.settings.max_answer_tokens,
                                   self.settings.temperature):
             if first is None:
                 first = time.perf_counter() - t1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -12,8 +13,10 @@ import numpy as np
 from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.embedding import get_embedder
-from assistant.scope import COMPARISON, Council, Scope, alias_pattern, analyse, build_councils
-from assistant.store import Index, load_index
+from assistant.scope import (
+    COMPARISON, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils, topic,
+)
+from assistant.store import DocumentRecord, Index, load_index
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[.,/][0-9]+)*")
 STOPWORDS = frozenset(
@@ -35,10 +38,52 @@ def stemmer():
     return Stemmer.Stemmer("english")
 
 
+# Where one sentence ends and the next begins, in report text and in answers.
+SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+")
+# How much of a passage's score is lost when all of it is template text (see template_runs).
+TEMPLATE_PENALTY = 0.5
+# A sentence is template text when this share of its five-word runs is.
+TEMPLATE_OVERLAP = 0.8
+# A word in at most this many passages singles out the few that hold it.
+RARE_IN_PASSAGES = 3
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
     words = [w for w in TOKEN.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
     return stemmer().stemWords(words)
+
+
+def word_runs(text: str) -> set[tuple[str, ...]]:
+    """Every run of five consecutive words (stemmed, stop words left out) in the text."""
+    words = tokenize(text)
+    return {tuple(words[i:i + 5]) for i in range(len(words) - 4)}
+
+
+def template_runs(documents: Iterable[DocumentRecord]) -> set[tuple[str, ...]]:
+    """The five-word runs found in reports on more than one council: the LGA's template (the five
+    questions every peer challenge considers, how the process works, the next steps), not a finding
+    about any council. Template text matches every question on a theme, and a small model then states
+    the template's questions as findings."""
+    councils: dict[tuple[str, ...], set[str]] = {}
+    for doc in documents:
+        for run in word_runs(doc.text):
+            councils.setdefault(run, set()).add(doc.council)
+    return {run for run, found in councils.items() if len(found) > 1}
+
+
+def is_template(sentence: str, template: set[tuple[str, ...]]) -> bool:
+    """Whether most of the sentence is template text. A template sentence with its own figure in it
+    ("spoke to more than 160 people") is not."""
+    runs = word_runs(sentence)
+    return bool(runs) and len(runs & template) >= TEMPLATE_OVERLAP * len(runs)
+
+
+def template_share(text: str, template: set[tuple[str, ...]]) -> float:
+    """The share of the text, by characters, in template sentences."""
+    sentences = [s for s in SENTENCE_BREAK.split(text) if s.strip()]
+    total = sum(len(s) for s in sentences) or 1
+    return sum(len(s) for s in sentences if is_template(s, template)) / total
 
 
 @dataclass
@@ -88,6 +133,11 @@ class Retriever:
         for tokens in corpus_tokens:
             for token in set(tokens):
                 self.doc_freq[token] = self.doc_freq.get(token, 0) + 1
+        # Each theme-naming word (stemmed) with the words of its theme: see text_coverage.
+        self.theme_words = {tokenize(name)[0]: set(tokenize(" ".join(THEMES[theme])))
+                            for name, theme in THEME_NAMES.items()}
+        self.template = template_runs(index.documents.values())
+        self.template_share = np.array([template_share(c.text, self.template) for c in index.chunks])
         texts: dict[str, str] = {}
         for doc in index.documents.values():
             texts[doc.council] = texts.get(doc.council, "") + "\n" + doc.text
@@ -129,7 +179,8 @@ class Retriever:
         query_vector = self.embedder.encode_query(query) if mode in ("hybrid", "dense") else None
         dense = self.index.search_dense(query_vector, pool, allowed) if query_vector is not None else []
         lexical = self.lexical_ranking(lexical_query or query, pool, allowed) if mode in ("hybrid", "lexical") else []
-        fused = fuse(dense, lexical, self.settings)
+        fused = {p: score * (1 - TEMPLATE_PENALTY * self.template_share[p] ** 2)
+                 for p, score in fuse(dense, lexical, self.settings).items()}
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         if mode == "hybrid" and dense and len(dense_scores) < len(fused):
             # Every candidate gets a cosine, so refusal and verification can rely on it.
@@ -141,6 +192,16 @@ class Retriever:
             Passage(self.index.chunks[p], fused[p], rank, dense_scores.get(p), lexical_scores.get(p), n=rank + 1)
             for rank, p in enumerate(best)
         ]
+
+    def is_template(self, sentence: str, question: str) -> bool:
+        """Whether the sentence is template text (template_runs) that the question does not single out
+        by a word found in few passages: "Who is the LGA Principal Adviser?" needs the template's "Mark
+        Edgell, Principal Adviser is the main contact", a question on governance does not need the
+        template's question on governance."""
+        if not is_template(sentence, self.template):
+            return False
+        shared = set(tokenize(sentence)) & set(tokenize(question))
+        return not any(self.doc_freq.get(t, 0) <= RARE_IN_PASSAGES for t in shared)
 
     def context(self, chunk: Chunk, chars: int = 600) -> str:
         """The chunk with its document's title and section and the text just around it: a list's heading
@@ -172,16 +233,23 @@ class Retriever:
         return self.text_coverage(scope, [p.chunk.embedding_text() for p in passages])
 
     def text_coverage(self, scope: Scope, texts: list[str]) -> float:
+        """Share of the question's informative words (weighted by rarity) that the texts mention. A word
+        naming a theme ("finances") is mentioned by any word of the theme ("budget", "reserves")."""
         weights = self.question_terms(scope)
         found = {t for text in texts for t in tokenize(text)}
-        return sum(w for t, w in weights.items() if t in found) / (sum(weights.values()) or 1.0) if weights else 1.0
+        if not weights:
+            return 1.0
+        return sum(w for t, w in weights.items() if self.mentioned(t, found)) / sum(weights.values())
+
+    def mentioned(self, term: str, found: set[str]) -> bool:
+        return term in found or bool(self.theme_words.get(term, set()) & found)
 
     def missing_words(self, scope: Scope, texts: list[str]) -> list[str]:
-        """The question's informative words, as the user wrote them, that none of the texts contain."""
+        """The question's informative words, as the user wrote them, that none of the texts mention."""
         terms, found = self.question_terms(scope), {t for text in texts for t in tokenize(text)}
         words = TOKEN.findall(scope.query.lower().replace("’", "'"))
         return list(dict.fromkeys(w for w in words if (stem := tokenize(w)) and stem[0] in terms
-                                  and stem[0] not in found))
+                                  and not self.mentioned(stem[0], found)))
 
     def search_scope(self, scope: Scope, k: int | None = None, filters: Filters | None = None,
                      mode: str = "hybrid") -> list[Passage]:
@@ -190,8 +258,9 @@ class Retriever:
         Council names the filter already enforces are dropped from the BM25 query: in a council's
         own reports its name is everywhere and would only add noise."""
         filters = merge_filters(scope, filters)
-        lexical_query = strip_councils(scope.query, [c for c in self.councils if c.name in filters.councils])
-        return self.search(scope.query, k, filters, mode, lexical_query)
+        query = topic(scope.query)
+        lexical_query = strip_councils(query, [c for c in self.councils if c.name in filters.councils])
+        return self.search(query, k, filters, mode, lexical_query)
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: Settings) -> dict[int, float]:
@@ -206,8 +275,8 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], setti
             contributions = [(pos, 1.0 / (settings.rrf_k + rank + 1)) for rank, (pos, _) in enumerate(ranking)]
         else:
             top, low = ranking[0][1], ranking[-1][1]
-            spread = (top - low) or 1.0
-            contributions = [(pos, (score - low) / spread) for pos, score in ranking]
+            # A lone candidate (one passage holds the query's words) is the best of its ranking, not the worst.
+            contributions = [(pos, (score - low) / (top - low) if top > low else 1.0) for pos, score in ranking]
         for pos, value in contributions:
             fused[pos] = fused.get(pos, 0.0) + weights[name] * value
     return fused

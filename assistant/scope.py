@@ -29,6 +29,16 @@ THEMES = {
         "resources", "hr", "human resources", "digital", "programme", "improvement",
     ),
 }
+# Words that name a whole theme: a sentence on any part of it (the budget, reserves, savings) is about
+# "finances", though it never uses the word.
+THEME_NAMES = {
+    "finance": "Financial planning and management", "finances": "Financial planning and management",
+    "financial": "Financial planning and management", "money": "Financial planning and management",
+    "governance": "Governance and culture", "culture": "Governance and culture",
+    "leadership": "Organisational and place leadership", "partnership": "Organisational and place leadership",
+    "partnerships": "Organisational and place leadership", "capacity": "Capacity for improvement",
+    "workforce": "Capacity for improvement", "priorities": "Local priorities and outcomes",
+}
 SINGULAR_REFERENCE = re.compile(r"\b(the council|the authority|council's|council’s|its|they|their|them)\b", re.I)
 # "Which council's risk strategy…?" asks us to find the council, so it is not ambiguous.
 ASKS_WHICH_COUNCIL = re.compile(r"\b(which|what)\s+(of\s+the\s+(two\s+)?)?(councils?|authorit(y|ies))\b", re.I)
@@ -55,8 +65,17 @@ YEAR_OF_REPORT = re.compile(
 EXPECTS = (
     ("number", re.compile(r"^\s*(?:by\s+)?how (?:much|many|big|large|long)\b|^\s*what (?:share|percentage|proportion|"
                           r"amount|number|size|level|sum|cost|value|rate)\b", re.I)),
-    ("date", re.compile(r"^\s*(?:when|how often|what (?:year|date|month|day))\b|^\s*in what year\b", re.I)),
+    ("date", re.compile(r"^\s*(?:when|how often|what (?:year|date|month|day))\b|^\s*in what year\b"
+                        r"|^\s*what (?:was|were|is|are) the (?:dates?|years?|months?|days?)\b", re.I)),
     ("name", re.compile(r"^\s*who(?:m)?\b", re.I)),
+)
+# "What did the peer team say about …": words that frame the question, not its topic. Searched for, they
+# rank the passages about the peer team and the peer challenge itself above those on the topic.
+FRAMING = re.compile(
+    r"^\s*(?:what|how)\s+(?:did|do|does|have|has|had)\s+(?:the\s+)?(?:lga\s+)?(?:peers?|peer team|peer challenge team|"
+    r"team|reports?|reviewers?|peer review|feedback report)\s+(?:say|said|find|found|think|thought|conclude|note|"
+    r"write|comment|observe|make of)\w*\s+(?:about|on|of|regarding)\s+",
+    re.I,
 )
 # A financial year such as 2019/20 names the period a figure is for.
 FINANCIAL_YEAR = re.compile(r"\b20\d\d\s*[/–-]\s*(?:20)?\d\d\b")
@@ -224,6 +243,12 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     scope.expects = next((kind for kind, pattern in EXPECTS if pattern.search(asked)), "")
     scope.periods = [financial_year(m) for m in FINANCIAL_YEAR.findall(asked)]
     return scope
+
+
+def topic(question: str) -> str:
+    """The question without the words that frame it: "What did peers say about Derby's accounts?" gives
+    "Derby's accounts?"."""
+    return FRAMING.sub("", question).strip() or question
 
 
 def financial_year(text: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.retrieval import STOPWORDS, tokenize
+from assistant.retrieval import SENTENCE_BREAK, STOPWORDS, tokenize
 from assistant.scope import FINANCIAL_YEAR, financial_year
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
@@ -44,7 +44,6 @@ UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|b
 # The gap between two answer sentences; the group is any citation written after the full stop
 # ("… identity. [1] They…"), which belongs to the sentence before it.
 SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[[\d,;\s–-]+\])*)\s+(?=[A-Z\"“‘(*-])")
-QUOTE_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 # A quote is one sentence or one list item: a bullet starts a new piece even after a line without a stop.
 QUOTE_PIECE = re.compile(r"(?<=[.!?;:])\s+|\n\s*(?=[-•*–]\s)")
 REFUSAL = re.compile(
@@ -160,7 +159,7 @@ def negation_agrees(sentence: str, passage_sentences: list[str]) -> bool:
 
 
 def passage_sentences(text: str) -> list[str]:
-    return [s for line in text.splitlines() for s in QUOTE_SENTENCE.split(line) if s.strip()]
+    return [s for line in text.splitlines() for s in SENTENCE_BREAK.split(line) if s.strip()]
 
 
 def numbers_together(numbers: set[str], sentences: list[str], window: int = NUMBER_WINDOW) -> bool:

@@ -228,8 +228,10 @@ class Draft:
 
     def __init__(self, text: str):
         self.text = text
+        self.prompt = ""
 
     def stream(self, messages, max_tokens, temperature=0.0):
+        self.prompt = messages[-1]["content"]
         yield self.text
 
 
@@ -329,6 +331,26 @@ def test_the_question_s_subject_must_come_from_the_cited_passage(settings, retri
     answer = Assistant(settings, retriever, model=Draft(
         f"The Assembly Rooms redevelopment in Derby cost £5.98m of reserves [{n}].")).ask(question)
     assert answer.refused, answer.text
+
+
+def test_template_text_is_left_out_of_the_prompt_unless_the_question_singles_it_out(settings, retriever):
+    """Given the template's "Is there effective political and managerial leadership supported by good
+    governance…?", the model states it as the peers' finding on governance."""
+    from assistant.retrieval import Passage
+
+    five_questions = next(c for c in retriever.index.chunks if c.council == DERBY and "five questions" in c.text)
+    model = Draft("The reports do not say.")
+    assistant = Assistant(settings, retriever, model=model)
+    list(assistant.generate("What did peers say about governance at Derby?",
+                            retriever.analyse("What did peers say about governance at Derby?"),
+                            [Passage(five_questions, 1.0, 0, n=1)]))
+    assert "supported by good governance" not in model.prompt
+    assert "Delivering achievements under the council" in model.prompt  # Derby's own part stays
+
+    adviser = next(c for c in retriever.index.chunks if c.council == DERBYSHIRE and "Mark Edgell" in c.text)
+    question = "Who is the LGA Principal Adviser named in the Derbyshire report?"
+    list(assistant.generate(question, retriever.analyse(question), [Passage(adviser, 1.0, 0, n=1)]))
+    assert "Mark Edgell, Principal Adviser" in model.prompt
 
 
 def test_difficult_is_the_opposite_of_easy():

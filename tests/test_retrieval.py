@@ -72,6 +72,7 @@ def test_what_sort_of_answer_a_question_expects(councils):
     assert read("How much did Derbyshire save in 2017-18?") == ("number", ["2017/18"])
     assert read("By how much did Derbyshire raise council tax for 2019/20?") == ("number", ["2019/20"])
     assert read("When was Derby's Local Plan adopted?") == ("date", [])
+    assert read("What were the dates of the Derbyshire peer challenge visit?") == ("date", [])
     assert read("Who chairs Derby's Audit Committee?") == ("name", [])
     assert read("What did peers say about Derby's accounts?") == ("", [])
     # A follow-up is read from its own words, not from the earlier question it carries as context.
@@ -140,3 +141,49 @@ def test_cli_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "search", "anything"])
     assert result.exit_code == 1
     assert "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_template_text_is_what_reports_on_different_councils_share(retriever):
+    """The LGA's template (the questions every peer challenge considers) is recognised; a template
+    sentence carrying the council's own figure, and the council's own findings, are not template."""
+    from assistant.retrieval import is_template
+
+    template = retriever.template
+    assert is_template("Is there effective political and managerial leadership supported by good governance and "
+                       "decision-making arrangements that respond to key challenges and enable change and "
+                       "transformation to be implemented?", template)
+    assert not is_template("Spoke to more than 160 people including a range of council staff together with "
+                           "councillors and external partners and stakeholders.", template)
+    assert not is_template("The absence of an established feedback loop on complaints means that the council is "
+                           "not using this information to learn about where service improvements can be made",
+                           template)
+
+
+def test_a_passage_mostly_of_template_text_ranks_below_the_council_s_own_findings(retriever):
+    passages = retriever.search_scope(retriever.analyse("What did the peer team say about governance at Derby?"), k=3)
+    assert all(retriever.template_share[retriever.index.chunks.index(p.chunk)] < 0.5 for p in passages)
+    assert any("governance" in p.chunk.section.lower() for p in passages), [p.chunk.section for p in passages]
+
+
+def test_the_words_that_frame_a_question_are_not_searched_for():
+    from assistant.scope import topic
+
+    assert topic("What did the peer team say about governance at Derby?") == "governance at Derby?"
+    assert topic("What did peers think of Derby's workforce?") == "Derby's workforce?"
+    assert topic("Who were the peers on the Derbyshire peer challenge?") == (
+        "Who were the peers on the Derbyshire peer challenge?")
+
+
+def test_the_only_passage_holding_a_rare_word_keeps_its_keyword_score(retriever):
+    """With one keyword match, that passage is the best of the keyword ranking, not the worst."""
+    passages = retriever.search_scope(retriever.analyse("how Derby handles complaints?"), k=3)
+    assert any("feedback loop on complaints" in " ".join(p.chunk.text.split()) for p in passages)
+
+
+def test_a_word_naming_a_theme_is_mentioned_by_the_theme_s_words(retriever):
+    finances = retriever.analyse("What did peers say about Derbyshire's finances?")
+    budget = "The council managed budget reductions of £263m and holds high reserves."
+    assert retriever.text_coverage(finances, [budget]) == 1.0
+    assert retriever.missing_words(finances, [budget]) == []
+    scrutiny = retriever.analyse("What did peers say about scrutiny in Derby?")
+    assert retriever.text_coverage(scrutiny, ["Councillors on the Audit Committee need more training."]) == 0.0
