@@ -422,10 +422,8 @@ class Assistant:
         """The checked sentences that mention something the question asks about, and the others. A true
         sentence beside the point ("the Leader wants the council to be brave, bold, ambitious" in an
         answer on HS2) is left out once another sentence is on topic; if none is, all are kept for
-        why_not_shown to judge together. A one-word topic ("finances") is too narrow a test: sentences
-        on the budget or reserves are about it without the word."""
-        if len(self.retriever.question_terms(scope)) < 2:
-            return sentences, []
+        why_not_shown to judge together. A sentence on the budget is about "finances" without the word
+        (Retriever.text_coverage)."""
         about = [self.retriever.text_coverage(scope, [s.grounded]) > 0 for s in sentences]
         if not any(about):
             return sentences, []

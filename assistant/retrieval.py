@@ -215,7 +215,7 @@ class Retriever:
 
         Words every question about these reports uses (peers, council, say…), the council names the
         filter already enforces, and the words that make a question a comparison don't count."""
-        query = self.without_councils(scope)
+        query = strip_councils(topic(scope.query), [c for c in self.councils if c.name in scope.councils])
         if scope.comparison:
             query = COMPARISON.sub(" ", query)
         ignored = set(tokenize(" ".join(QUESTION_WORDS)))

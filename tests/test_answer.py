@@ -321,6 +321,25 @@ def test_a_sentence_beside_the_point_is_left_out(settings, retriever):
     assert "1 sentence of the model's draft was left out: not about the question." in draft_note(answer)
 
 
+def test_a_one_word_topic_also_leaves_out_sentences_beside_the_point(settings, retriever):
+    """"Commercialism" is one word to check against, and a sentence on the council's identity does not
+    mention it; a sentence on the budget does mention "finances"."""
+    question = "What did the peer team say about commercialism at Derbyshire?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, commercial = passage_sentence(passages, "commercially minded")
+    m, beside = next((p.n, s.strip()) for p in passages for s in p.chunk.text.replace("\n", " ").split(". ")
+                     if len(s.split()) > 8 and "commerci" not in s.lower() and "£" not in s)
+    answer = Assistant(settings, retriever, model=Draft(f"{commercial}. [{n}] {beside}. [{m}]")).ask(question)
+    assert not answer.refused and "commercially minded" in answer.text and beside not in answer.text
+    assert answer.off_topic == [f"{beside}."]
+
+    question = "What did peers say about Derbyshire's finances?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, budget = passage_sentence(passages, "budget reductions")
+    answer = Assistant(settings, retriever, model=Draft(f"{budget}. [{n}]")).ask(question)
+    assert not answer.refused and "budget reductions" in answer.text
+
+
 def test_the_question_s_subject_must_come_from_the_cited_passage(settings, retriever):
     """The model joins the question's subject to a figure from elsewhere: the words that make the answer
     about the question are not in the passage it cites, so it does not answer the question."""
