@@ -18,6 +18,7 @@ from assistant.verify import (
     is_refusal,
     lacks_expected,
     missing_periods,
+    states_advice_as_fact,
     numbers_in,
     split_sentences,
     strip_citations,
@@ -152,7 +153,8 @@ class Event:
     data: object
 
 
-def excerpt(passage: Passage, question: str, max_tokens: int, leave_out: Callable[[str], bool] = lambda s: False) -> str:
+def excerpt(passage: Passage, question: str, max_tokens: int,
+            leave_out: Callable[[str], bool] = lambda s: False) -> str:
     """The passage's sentences that share most words with the question, in their original order, within
     max_tokens: a short prompt is read faster and keeps a small model on topic. Sentences `leave_out`
     picks are dropped unless nothing else is left. Citations and checks still use the whole passage."""
@@ -236,6 +238,11 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         if not good:
             good = [best]
             note = f"re-cited: the model cited {', '.join(f'[{n}]' for n in claimed)}" if claimed else "citation added"
+        cited = by_n[good[0]].chunk
+        if "recommendation" in cited.section.lower() and states_advice_as_fact(plain,
+                                                                               best_quote(claim, cited.text)):
+            removed.append(plain)  # "the council consistently engages…" from "Consistently engage…"
+            continue
         kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed
 

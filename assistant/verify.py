@@ -36,6 +36,11 @@ COUNTED_WINDOW = 3
 NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|cannot|without|lacks?|lacking|lacked|absence|absent|"
                       r"unable|fails?|failed|failing|difficult)\b|n[’']t\b", re.I)
 CLAUSE = re.compile(r"[,;:()–—]|\b(?:but|however|although|though|whilst|while|whereas|yet)\b", re.I)
+# Words that keep a recommendation a recommendation when an answer restates it.
+ADVISING = re.compile(r"\b(recommend\w*|should|needs?|needed|must|suggest\w*|advis\w*|urg\w*|encourag\w*|"
+                      r"could|ought|asked|calls?|called)\b", re.I)
+# The verb a recommendation starts with, after a bullet and an adverb: "- Consistently engage with …".
+OPENING_VERB = re.compile(r"^\W*(?:[a-z]+ly\s+)?([a-z]+)\b", re.I)
 # A clause is compared with the passage clause that holds most of its words, if that is this share.
 CLAUSE_MATCH = 0.5
 # A sentence that stops on a word like "of" or "including" is a list heading cut short, not a claim.
@@ -215,6 +220,19 @@ def cut_off(sentence: str) -> bool:
 
 def is_refusal(text: str) -> bool:
     return bool(REFUSAL.search(text))
+
+
+def states_advice_as_fact(sentence: str, quote: str) -> bool:
+    """Whether the sentence turns the recommendation it quotes into a finding: "the council consistently
+    engages with key partnerships" from "Consistently engage with key partnerships", which the peers
+    wrote because the council does not. Call it only with a quote from a recommendations section."""
+    if ADVISING.search(sentence):
+        return False
+    opening = OPENING_VERB.match(quote)
+    if not opening:
+        return False
+    verb = opening.group(1).lower().rstrip("e")
+    return bool(re.search(rf"\b{re.escape(verb)}e?(s|d|es|ed)\b", sentence, re.I))
 
 
 def best_quote(sentence: str, passage_text: str, max_chars: int = 300) -> str:

@@ -340,6 +340,18 @@ def test_a_one_word_topic_also_leaves_out_sentences_beside_the_point(settings, r
     assert not answer.refused and "budget reductions" in answer.text
 
 
+def test_a_recommendation_is_not_shown_as_a_finding(settings, retriever):
+    """The peers recommend "Consistently engage with key partnerships" because the council does not."""
+    question = "What did the peer review say about Derby's partnerships?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "Consistently engage with key partnerships" in p.chunk.text)
+    as_fact = "The council consistently engages with key partnerships and provides clarity to partners"
+    as_advice = "Peers recommended that the council consistently engage with key partnerships"
+    answer = Assistant(settings, retriever, model=Draft(f"{as_fact} [{n}]. {as_advice} [{n}].")).ask(question)
+    assert not answer.refused and as_advice in answer.text and as_fact not in answer.text
+    assert f"{as_fact}." in answer.removed
+
+
 def test_the_question_s_subject_must_come_from_the_cited_passage(settings, retriever):
     """The model joins the question's subject to a figure from elsewhere: the words that make the answer
     about the question are not in the passage it cites, so it does not answer the question."""
