@@ -14,7 +14,7 @@ from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.embedding import get_embedder
 from assistant.scope import (
-    COMPARISON, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils, topic,
+    COMPARISON, KIND_WORDS, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils, topic,
 )
 from assistant.store import DocumentRecord, Index, load_index
 
@@ -28,6 +28,12 @@ MODES = ("hybrid", "dense", "lexical")
 QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
     "mention mentioned describe according".split()
+)
+# Words that, in a question asking for the peers' verdict (scope.VERDICT), name the verdict, not a topic.
+VERDICT_WORDS = frozenset(
+    "summary summarise summarize overall verdict conclusions findings strength strengths weakness "
+    "weaknesses praise praised positives negatives criticisms criticism criticised criticized main key "
+    "review challenge corporate lga give".split()
 )
 
 
@@ -92,6 +98,7 @@ class Filters:
     kinds: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     doc_ids: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # words of the section heading, e.g. "executive summary"
 
     def admits(self, chunk: Chunk) -> bool:
         return (
@@ -99,10 +106,11 @@ class Filters:
             and (not self.kinds or chunk.kind in self.kinds)
             and (not self.years or chunk.year in self.years)
             and (not self.doc_ids or chunk.doc_id in self.doc_ids)
+            and (not self.sections or any(s in chunk.section.lower() for s in self.sections))
         )
 
     def __bool__(self) -> bool:
-        return bool(self.councils or self.kinds or self.years or self.doc_ids)
+        return bool(self.councils or self.kinds or self.years or self.doc_ids or self.sections)
 
 
 @dataclass
@@ -213,12 +221,16 @@ class Retriever:
     def question_terms(self, scope: Scope) -> dict[str, float]:
         """The question's informative words (stemmed), each weighted by its rarity in the index.
 
-        Words every question about these reports uses (peers, council, say…), the council names the
-        filter already enforces, and the words that make a question a comparison don't count."""
+        Words every question about these reports uses (peers, council, say…), the council names and
+        document kinds ("press release") the filter already enforces, and the words that make a question
+        a comparison don't count."""
         query = strip_councils(topic(scope.query), [c for c in self.councils if c.name in scope.councils])
+        for kind in scope.kinds:
+            for words in KIND_WORDS.get(kind, ()):
+                query = re.sub(rf"\b{re.escape(words)}s?\b", " ", query, flags=re.I)
         if scope.comparison:
             query = COMPARISON.sub(" ", query)
-        ignored = set(tokenize(" ".join(QUESTION_WORDS)))
+        ignored = set(tokenize(" ".join(QUESTION_WORDS | (VERDICT_WORDS if scope.verdict else frozenset()))))
         total = len(self.index.chunks) + 1
         return {t: float(np.log(total / (self.doc_freq.get(t, 0) + 0.5)))
                 for t in tokenize(query) if t not in ignored}
@@ -260,6 +272,11 @@ class Retriever:
         filters = merge_filters(scope, filters)
         query = topic(scope.query)
         lexical_query = strip_councils(query, [c for c in self.councils if c.name in filters.councils])
+        if scope.verdict and not self.question_terms(scope):
+            # "What were the key findings?", "Summarise the report": what the executive summary says.
+            summary = self.search(query, k, replace(filters, sections=["executive summary"]), mode, lexical_query)
+            if summary:
+                return summary
         return self.search(query, k, filters, mode, lexical_query)
 
 

@@ -77,6 +77,13 @@ FRAMING = re.compile(
     r"write|comment|observe|make of)\w*\s+(?:about|on|of|regarding)\s+",
     re.I,
 )
+# Asking for the peers' verdict as a whole ("What were the key findings?", "Summarise the report", "What
+# did peers praise?"), which a report's executive summary gives.
+VERDICT = re.compile(
+    r"\b(summar(?:y|ise|ize)|overall|verdict|conclusions|findings|strengths?|weakness(?:es)?|praised?|"
+    r"positives|negatives|critici[sz](?:ed|ms?))\b",
+    re.I,
+)
 # A financial year such as 2019/20 names the period a figure is for.
 FINANCIAL_YEAR = re.compile(r"\b20\d\d\s*[/–-]\s*(?:20)?\d\d\b")
 KIND_WORDS = {
@@ -109,6 +116,7 @@ class Scope:
     inferred: bool = False  # councils came from the conversation, not the question
     expects: str = ""  # what the answer must give: "number", "date", "name", or "" for anything
     periods: list[str] = field(default_factory=list)  # financial years the question names, e.g. "2019/20"
+    verdict: bool = False  # asks for the peers' verdict as a whole (VERDICT)
 
     def describe(self) -> str:
         parts = []
@@ -242,6 +250,7 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     asked = question if scope.query.startswith(question.strip()) else scope.query
     scope.expects = next((kind for kind, pattern in EXPECTS if pattern.search(asked)), "")
     scope.periods = [financial_year(m) for m in FINANCIAL_YEAR.findall(asked)]
+    scope.verdict = bool(VERDICT.search(asked))
     return scope
 
 

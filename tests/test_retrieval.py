@@ -187,3 +187,20 @@ def test_a_word_naming_a_theme_is_mentioned_by_the_theme_s_words(retriever):
     assert retriever.missing_words(finances, [budget]) == []
     scrutiny = retriever.analyse("What did peers say about scrutiny in Derby?")
     assert retriever.text_coverage(scrutiny, ["Councillors on the Audit Committee need more training."]) == 0.0
+
+
+def test_a_question_for_the_peers_verdict_is_answered_from_the_executive_summary(retriever):
+    for question in ("What were the key findings for Derbyshire?", "Summarise the Derby peer review",
+                     "What are Derby's strengths according to the report?"):
+        scope = retriever.analyse(question)
+        passages = retriever.search_scope(scope, k=5)
+        assert scope.verdict and passages
+        assert all("Executive Summary" in p.chunk.section for p in passages), question
+    on_a_topic = retriever.search_scope(retriever.analyse("What were the key findings on Derby's budget?"), k=5)
+    assert not all("Executive Summary" in p.chunk.section for p in on_a_topic)
+
+
+def test_words_naming_the_document_kind_the_filter_enforces_are_not_asked_of_the_answer(retriever):
+    scope = retriever.analyse("What were the key findings listed in Derby's press release about the peer review?")
+    assert scope.kinds == ["press release"]
+    assert not {"press", "releas"} & set(retriever.question_terms(scope))
