@@ -204,3 +204,13 @@ def test_words_naming_the_document_kind_the_filter_enforces_are_not_asked_of_the
     scope = retriever.analyse("What were the key findings listed in Derby's press release about the peer review?")
     assert scope.kinds == ["press release"]
     assert not {"press", "releas"} & set(retriever.question_terms(scope))
+
+
+def test_asking_what_a_council_should_do_asks_for_the_recommendations(councils):
+    next_steps = analyse("What should Derbyshire do next?", councils)
+    assert next_steps.recommendations and next_steps.councils == [DERBYSHIRE]
+    finances = analyse("What should Derby do about its finances?", councils)
+    assert finances.recommendations and finances.themes == ["Financial planning and management"]
+    assert analyse("What does Derby need to do to improve?", councils).recommendations
+    assert not analyse("What did Derby do about its accounts?", councils).recommendations
+    assert not analyse("Who should Derby contact?", councils).recommendations
