@@ -29,7 +29,7 @@ QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
     "mention mentioned describe according".split()
 )
-# Words that, in a question asking for the peers' verdict (scope.VERDICT), name the verdict, not a topic.
+# Words that, in a question asking for the peers' verdict (VERDICT in scope.py), name the verdict, not a topic.
 VERDICT_WORDS = frozenset(
     "summary summarise summarize overall verdict conclusions findings strength strengths weakness "
     "weaknesses praise praised positives negatives criticisms criticism criticised criticized main key "

@@ -21,8 +21,8 @@ THEMES = {
         "values", "political", "member-officer", "audit committee", "constitution",
     ),
     "Financial planning and management": (
-        "finance", "finances", "financial", "budget", "accounts", "savings", "money", "reserves", "funding", "mtfs",
-        "commercial", "commercialism", "spending", "income", "audit", "auditor", "revenue",
+        "finance", "finances", "financial", "budget", "accounts", "savings", "money", "reserves", "funding",
+        "mtfs", "commercial", "commercialism", "spending", "income", "audit", "auditor", "revenue",
     ),
     "Capacity for improvement": (
         "capacity", "workforce", "staff", "skills", "capability", "transformation", "change",
@@ -52,7 +52,8 @@ PEER_RECOMMENDATIONS = re.compile(
     r"\bkey recommendations?\b|\b(peers?|peer team|the team|they|lga|reviewers?)\b[^?.]{0,40}\brecommend"
     r"|\b(list|which|what|all|main|the|any)\b[^?.]{0,30}\brecommendations\b|^\s*recommendations\b"
     # "What should Derbyshire do next?", "What does Derby need to do to improve?"
-    r"|^\W*what\s+(should|must)\b[^?.]{0,40}\bdo\b|^\W*what\s+(does|do|did)\b[^?.]{0,40}\bneeds?\s+to\s+(do|improve|change)\b",
+    r"|^\W*what\s+(should|must)\b[^?.]{0,40}\bdo\b"
+    r"|^\W*what\s+(does|do|did)\b[^?.]{0,40}\bneeds?\s+to\s+(do|improve|change)\b",
     re.I,
 )
 OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
