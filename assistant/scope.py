@@ -31,14 +31,13 @@ THEMES = {
 }
 # Words that name a whole theme: a sentence on any part of it (the budget, reserves, savings) is about
 # "finances", though it never uses the word.
-THEME_NAMES = {
-    "finance": "Financial planning and management", "finances": "Financial planning and management",
-    "financial": "Financial planning and management", "money": "Financial planning and management",
-    "governance": "Governance and culture", "culture": "Governance and culture",
-    "leadership": "Organisational and place leadership", "partnership": "Organisational and place leadership",
-    "partnerships": "Organisational and place leadership", "capacity": "Capacity for improvement",
-    "workforce": "Capacity for improvement", "priorities": "Local priorities and outcomes",
-}
+THEME_NAMES = {word: theme for theme, words in {
+    "Financial planning and management": ("finance", "finances", "financial", "money"),
+    "Governance and culture": ("governance", "culture"),
+    "Organisational and place leadership": ("leadership", "partnership", "partnerships"),
+    "Capacity for improvement": ("capacity", "workforce"),
+    "Local priorities and outcomes": ("priorities",),
+}.items() for word in words}
 SINGULAR_REFERENCE = re.compile(r"\b(the council|the authority|council's|council’s|its|they|their|them)\b", re.I)
 # "Which council's risk strategy…?" asks us to find the council, so it is not ambiguous.
 ASKS_WHICH_COUNCIL = re.compile(r"\b(which|what)\s+(of\s+the\s+(two\s+)?)?(councils?|authorit(y|ies))\b", re.I)
