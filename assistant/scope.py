@@ -86,6 +86,13 @@ VERDICT = re.compile(
     r"positives|negatives|critici[sz](?:ed|ms?))\b",
     re.I,
 )
+# How a question or a request opens; a query opening otherwise is a list of keywords ("Derby taxi licensing").
+ASKING = re.compile(
+    r"^\W*(?:what|which|who|whom|whose|how|why|when|where|is|are|was|were|does|do|did|has|have|had|can|could|"
+    r"should|would|will|shall|must|may|list|name|summari[sz]e|describe|explain|tell|give|show|compare|find|outline"
+    r"|according|in what|to what|and)\b",
+    re.I,
+)
 # A financial year such as 2019/20 names the period a figure is for.
 FINANCIAL_YEAR = re.compile(r"\b20\d\d\s*[/–-]\s*(?:20)?\d\d\b")
 KIND_WORDS = {
@@ -260,6 +267,14 @@ def topic(question: str) -> str:
     """The question without the words that frame it: "What did peers say about Derby's accounts?" gives
     "Derby's accounts?"."""
     return FRAMING.sub("", question).strip() or question
+
+
+def as_question(query: str) -> str:
+    """The query as a question for the language model: given keywords alone ("DORIS performance system"),
+    the 1.5B model wrote about other parts of the passages instead of what they say about the keywords."""
+    if query.rstrip().endswith("?") or ASKING.match(query):
+        return query
+    return f"What do the reports say about {query.strip().rstrip('.')}?"
 
 
 def financial_year(text: str) -> str:

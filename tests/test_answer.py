@@ -384,6 +384,26 @@ def test_template_text_is_left_out_of_the_prompt_unless_the_question_singles_it_
     assert "Mark Edgell, Principal Adviser" in model.prompt
 
 
+def test_keywords_reach_the_model_as_a_question(settings, retriever):
+    """Given "Derby taxi licensing" as the question, the 1.5B model wrote about governance in general."""
+    model = Draft("The reports do not say.")
+    Assistant(settings, retriever, model=model).ask("Derby taxi licensing")
+    assert "Question: What do the reports say about Derby taxi licensing?" in model.prompt
+    Assistant(settings, retriever, model=model).ask("Which council overhauled taxi licensing")
+    assert model.prompt.endswith("Question: Which council overhauled taxi licensing")
+
+
+def test_passages_far_from_the_question_are_not_given_to_the_model(settings, retriever):
+    """Passages sharing none of the question's words and further from it in meaning are shown, not read."""
+    question = "What did peers say about taxi licensing at Derby?"
+    model = Draft("The reports do not say.")
+    answer = Assistant(settings, retriever, model=model).ask(question)
+    read = [p for p in answer.passages if f"[{p.n}] (" in model.prompt]
+    assert len(answer.passages) == settings.top_k and 0 < len(read) < len(answer.passages)
+    assert all("taxi" in p.chunk.text.lower() for p in read)
+    assert "taxi licensing has been overhauled" in model.prompt
+
+
 def test_difficult_is_the_opposite_of_easy():
     passage = ("This makes it difficult to see in the round how well the council is performing across a range "
                "of key indicators.")
