@@ -259,6 +259,15 @@ def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
     assert not answer.refused and "£215m" in answer.text
 
 
+def test_the_council_asked_about_is_not_the_name_a_who_question_wants(settings, retriever):
+    question = "Who led the Derbyshire peer challenge?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "led" in tokenize(retriever.context(p.chunk)))
+    answer = Assistant(settings, retriever, model=Draft(
+        f"The Derbyshire peer challenge was led by the Derbyshire County Council [{n}].")).ask(question)
+    assert answer.refused and "gives no name" in answer.text, answer.text
+
+
 def test_a_short_answer_is_checked_together_with_its_question(settings, retriever):
     question = "Who is the Leader of Derbyshire County Council?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
