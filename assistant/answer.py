@@ -69,6 +69,10 @@ MIN_ANSWER_COVERAGE = 0.1
 # questions this leaves out 27% of the passages that hold no evidence and 1 of the 170 that do
 # (eval/RESULTS.md): a shorter prompt is read sooner, and gives the model less to stray into.
 PROMPT_SHARE = 0.3
+# A draft that fails the checks is tried again from the passages' RETRY_SENTENCES sentences holding most
+# of the question's words, if the best of them holds RETRY_COVERAGE of them (weighted by rarity).
+RETRY_COVERAGE = 0.6
+RETRY_SENTENCES = 3
 # The passages' share of the prompt when all are read; each passage left out takes its part away.
 PROMPT_TOKENS = 480
 PROMPT_CLOSENESS = 0.03
@@ -398,27 +402,47 @@ class Assistant:
         yield Event("answer", answer)
 
     def generate(self, question: str, scope: Scope, passages: list[Passage]):
-        """Stream the model's answer, then verify it; a generator whose return value is the Answer."""
+        """Stream the model's answer, then verify it; a generator whose return value is the Answer.
+
+        A draft that fails the checks gets one more try when a sentence of the passages holds most of
+        the question's words: the model is then given only the passages' closest sentences."""
         yield Event("status", "loading the model" if self._model is None else "writing the answer")
         t0 = time.perf_counter()
         model = self.model
         load = time.perf_counter() - t0
+        read = for_prompt(passages, [self.retriever.text_coverage(scope, [p.chunk.text]) for p in passages])
+        raw, timings = yield from self.draft(model, scope, read, PROMPT_TOKENS * len(read) // len(passages))
+        answer = self.check(question, scope, passages, raw)
+        failed = answer.refused and bool(raw) and not is_refusal(raw)
+        closest = self.closest_sentences(scope, passages) if failed else []
+        if closest:
+            yield Event("status", "writing the answer again from the closest sentences")
+            again, retried = yield from self.draft(model, scope, closest, PROMPT_TOKENS)
+            timings["generation"] += retried["generation"]
+            second = self.check(question, scope, passages, again)
+            if not second.refused:
+                answer = second
+        answer.timings.update(timings, model_load=load)
+        return answer
+
+    def draft(self, model, scope: Scope, passages: list[Passage], budget: int):
+        """Stream one draft from the model; a generator whose return value is (draft, timings)."""
         t1 = time.perf_counter()
         first = None
         pieces = []
         # Template text is left out of the prompt: given "Is there effective political and managerial
         # leadership supported by good governance…?", the model states the question as a finding.
-        read = for_prompt(passages, [self.retriever.text_coverage(scope, [p.chunk.text]) for p in passages])
-        messages = prompt_messages(as_question(scope.query), read, PROMPT_TOKENS * len(read) // len(passages),
+        messages = prompt_messages(as_question(scope.query), passages, budget,
                                    leave_out=lambda s: self.retriever.is_template(s, scope.query))
-        for piece in model.stream(messages, self.settings.max_answer_tokens,
-                                  self.settings.temperature):
+        for piece in model.stream(messages, self.settings.max_answer_tokens, self.settings.temperature):
             if first is None:
                 first = time.perf_counter() - t1
             pieces.append(piece)
             yield Event("token", piece)
-        raw = "".join(pieces).strip()
-        timings = {"model_load": load, "first_token": first or 0.0, "generation": time.perf_counter() - t1}
+        return "".join(pieces).strip(), {"first_token": first or 0.0, "generation": time.perf_counter() - t1}
+
+    def check(self, question: str, scope: Scope, passages: list[Passage], raw: str) -> Answer:
+        """The draft's supported sentences as the answer, or a refusal saying why there is none."""
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
                                            self.retriever.councils)
         for s in sentences:
@@ -432,8 +456,25 @@ class Assistant:
             text, citations = renumber(sentences, passages)
             answer = Answer(question, scope, text, citations, passages, sentences)
         answer.raw, answer.removed, answer.off_topic, answer.coverage = raw, removed, off_topic, coverage
-        answer.timings.update(timings)
         return answer
+
+    def closest_sentences(self, scope: Scope, passages: list[Passage]) -> list[Passage]:
+        """The passages cut down to their sentences holding most of the question's words (at most
+        RETRY_SENTENCES, each with half the best one's share or more), if the best holds RETRY_COVERAGE
+        of them, else []. Each passage keeps its number for the citations."""
+        scored = [(self.retriever.text_coverage(scope, [s]), p.rank, i, p, s.strip())
+                  for p in passages for i, s in enumerate(SENTENCE_BREAK.split(p.chunk.text))
+                  if len(s.split()) >= 5 and not self.retriever.is_template(s, scope.query)]
+        best = sorted(scored, key=lambda x: (-x[0], x[1], x[2]))[:RETRY_SENTENCES]
+        if not best or best[0][0] < RETRY_COVERAGE:
+            return []
+        best = [x for x in best if x[0] >= best[0][0] / 2]
+        chosen: dict[int, list[tuple[int, str]]] = {}
+        for _, _, i, p, sentence in best:
+            chosen.setdefault(p.n, []).append((i, sentence))
+        by_n = {p.n: p for p in passages}
+        return [replace(by_n[n], chunk=replace(by_n[n].chunk, text=" … ".join(s for _, s in sorted(found))))
+                for n, found in sorted(chosen.items())]
 
     def supported_words(self, sentence: Sentence, passages: list[Passage]) -> str:
         """The words of a checked claim that the text around its cited passages holds too. The question's

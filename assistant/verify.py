@@ -189,15 +189,24 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     return ""
 
 
+# A title or a post names someone on its own ("Cllr", "the Leader of the Council").
+TITLE = re.compile(r"(Cllr|Councillor|Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Professor|Leader|Mayor|Chair\w*|"
+                   r"Director|Executive|Officer|Manager|Adviser|Advisor|Commissioner|Auditor)\.?")
+
+
 def names_someone(text: str, question: str) -> bool:
-    """Whether the text has a capitalised word the question lacks: a person, post or body the question
-    did not already name. A sentence's first word counts only as part of a name ("Barry Lewis is…")."""
+    """Whether the text names a person, post or body the question did not already name: two capitalised
+    words in a row ("Barry Lewis", "Strategic Director", "Audit Committee"), one of them new to the
+    question, or a title or post ("Cllr", "Leader"). A lone capitalised word ("HS2", "Toton", "LGA's review") is a place or
+    thing, not who did something."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
     for sentence in split_sentences(text):
         words = re.findall(r"[A-Za-z][\w'’-]*", sentence)
-        starts_name = len(words) > 1 and words[0][0].isupper() and words[1][0].isupper()
-        candidates = words if starts_name else words[1:]
-        if any(w[0].isupper() and w.lower() not in asked and w.lower() not in STOPWORDS for w in candidates):
+        capital = [w[0].isupper() and w.lower() not in STOPWORDS for w in words]  # not "The" opening it
+        new = [c and w.lower() not in asked for w, c in zip(words, capital)]
+        if any(TITLE.fullmatch(w) for w, fresh in zip(words, new) if fresh):
+            return True
+        if any(capital[i] and capital[i + 1] and (new[i] or new[i + 1]) for i in range(len(words) - 1)):
             return True
     return False
 

@@ -235,6 +235,18 @@ class Draft:
         yield self.text
 
 
+class Drafts:
+    """Stands in for the model with one draft per call, recording each prompt."""
+
+    def __init__(self, *texts: str):
+        self.texts = list(texts)
+        self.prompts: list[str] = []
+
+    def stream(self, messages, max_tokens, temperature=0.0):
+        self.prompts.append(messages[-1]["content"])
+        yield self.texts[len(self.prompts) - 1]
+
+
 def passage_sentence(passages, *words: str) -> tuple[int, str]:
     """The number of a passage and one of its sentences that holds all the words."""
     return next((p.n, s.strip()) for p in passages for s in p.chunk.text.replace("\n", " ").split(". ")
@@ -411,6 +423,43 @@ def test_passages_far_from_the_question_are_not_given_to_the_model(settings, ret
     assert len(answer.passages) == settings.top_k and 0 < len(read) < len(answer.passages)
     assert all("taxi" in p.chunk.text.lower() for p in read)
     assert "taxi licensing has been overhauled" in model.prompt
+
+
+def test_a_draft_that_fails_the_checks_is_tried_again_from_the_closest_sentences(settings, retriever):
+    """Given five passages on Derby's governance, the 1.5B model wrote about a 'critical friend' from the
+    press release, though a passage says what scrutiny does; given the closest sentences, it answers."""
+    question = "What did the peers say about scrutiny in Derby?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, sentence = passage_sentence(passages, "Executive Scrutiny Board has an active forward plan")
+    model = Drafts("This peer review has given us the opportunity to be challenged by a 'critical friend' [2].",
+                   f"Peers found that underperforming measures are referred to scrutiny for challenge and the "
+                   f"Executive Scrutiny Board has an active forward plan [{n}].")
+    answer = Assistant(settings, retriever, model=model).ask(question)
+    assert len(model.prompts) == 2
+    assert "active forward plan" in model.prompts[1] and "critical friend" not in model.prompts[1]
+    assert len(model.prompts[1]) < len(model.prompts[0]) / 2 and "decision making" not in model.prompts[1]
+    assert not answer.refused and "forward plan" in answer.text, answer.text
+    assert answer.citations[0].doc_id == passages[n - 1].chunk.doc_id
+
+
+def test_no_second_try_when_no_sentence_is_close_to_the_question(settings, retriever):
+    model = Drafts("Derbyshire County Council maintains 350 schools [1].", "unused")
+    answer = Assistant(settings, retriever, model=model).ask("How many schools does Derbyshire County Council maintain?")
+    assert answer.refused and len(model.prompts) == 1
+
+
+def test_a_who_question_wants_a_person_post_or_body_not_a_place():
+    from assistant.verify import names_someone
+
+    leader = "Who is the Leader of Derby City Council?"
+    assert not names_someone("Following his appointment as Leader, he helped secure the HS2 station at Toton.",
+                             leader)
+    assert names_someone("Councillor Ranjit Banwait is the Leader.", leader)
+    assert names_someone("The Leader is Ranjit Banwait.", leader)
+    assert names_someone("The Leader of the Council played a key role.", "Who helped secure the HS2 station?")
+    assert names_someone("It is chaired by the Strategic Director for Children's Services.", leader)
+    board = "Who chairs Derbyshire's Health and Wellbeing Board?"
+    assert not names_someone("The LGA's review of the Health and Wellbeing Board in 2014 was embraced.", board)
 
 
 def test_difficult_is_the_opposite_of_easy():
