@@ -539,6 +539,7 @@ class Assistant:
         passages = [p for _, group in groups for p in group]
         yield Event("passages", passages)
         parts, citations, sentences, removed, off_topic = [], [], [], [], []
+        timings: dict[str, float] = {}  # the first token is the first side's
         for council, group in groups:
             # Each side is asked about its own council only: given the comparison itself and one council's
             # passages, the 1.5B model writes comparative claims ("Derby's finances were better than
@@ -548,7 +549,10 @@ class Assistant:
             if not relevant(group, self.retriever.coverage(side, group)):
                 parts.append(f"**{council}:** {NOT_IN_REPORTS}")
                 continue
+            asked = time.perf_counter()
             answer = yield from self.generate(side.query, side, group)
+            if "first_token" not in timings and answer.timings.get("first_token"):
+                timings["first_token"] = asked - started + answer.timings["first_token"]
             if answer.refused:
                 parts.append(f"**{council}:** {NOT_IN_REPORTS}")
                 continue
@@ -564,7 +568,7 @@ class Assistant:
         refused = not citations
         answer = Answer(scope.question, scope, "\n\n".join(parts), citations, passages, sentences, removed,
                         off_topic, refused=refused, kind="refusal" if refused else "comparison")
-        answer.timings["total"] = time.perf_counter() - started
+        answer.timings.update(timings, total=time.perf_counter() - started)
         yield Event("answer", answer)
 
     def recommendation_answer(self, scope: Scope, filters: Filters | None) -> Answer | None:

@@ -494,6 +494,7 @@ def test_comparison_answers_each_council_side_by_side(assistant):
     assert f"**{DERBY}:**" in answer.text and f"**{DERBYSHIRE}:**" in answer.text
     councils = {p.chunk.council for p in answer.passages}
     assert councils == {DERBY, DERBYSHIRE}
+    assert 0 < answer.timings["first_token"] < answer.timings["total"]  # when the first side began to appear
 
 
 @pytest.mark.slow
