@@ -462,6 +462,20 @@ def test_a_who_question_wants_a_person_post_or_body_not_a_place():
     assert not names_someone("The LGA's review of the Health and Wellbeing Board in 2014 was embraced.", board)
 
 
+def test_an_answer_sharing_one_word_with_the_question_must_be_close_to_it_in_meaning(settings, retriever):
+    from assistant.retrieval import Passage
+
+    chunk = next(c for c in retriever.index.chunks if "capital receipts flexibility" in c.text)
+    passages = [Passage(chunk, 1.0, 0, n=1)]
+    draft = "The council does not have an approved policy for using capital receipts flexibility [1]."
+    assistant = Assistant(settings, retriever)
+    question = "What is Derbyshire's policy on Gypsy and Traveller sites?"
+    answer = assistant.check(question, retriever.analyse(question), passages, draft)
+    assert answer.refused and "about something else" in answer.text, answer.text
+    question = "What is Derbyshire's policy on using capital receipts?"
+    assert not assistant.check(question, retriever.analyse(question), passages, draft).refused
+
+
 def test_difficult_is_the_opposite_of_easy():
     passage = ("This makes it difficult to see in the round how well the council is performing across a range "
                "of key indicators.")
