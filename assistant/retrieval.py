@@ -27,7 +27,7 @@ STOPWORDS = frozenset(
 MODES = ("hybrid", "dense", "lexical")
 QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
-    "mention mentioned describe according".split()
+    "mention mentioned describe according much many".split()
 )
 # Words that, in a question asking for the peers' verdict (VERDICT in scope.py), name the verdict, not a topic.
 VERDICT_WORDS = frozenset(

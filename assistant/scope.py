@@ -55,6 +55,8 @@ PEER_RECOMMENDATIONS = re.compile(
     r"|^\W*what\s+(does|do|did)\b[^?.]{0,40}\bneeds?\s+to\s+(do|improve|change)\b",
     re.I,
 )
+# "Who did he ask to deliver the recommendations?" asks about them, not for the list.
+ASKS_WHO_OR_WHEN = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?(?:who|whom|when)\b", re.I)
 OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
 ELLIPTICAL = re.compile(r"^\s*(and\s+)?(what|how)\s+about\b|^\s*(and|what of|same for|same question for)\b", re.I)
 YEAR_OF_REPORT = re.compile(
@@ -247,9 +249,13 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
         scope.councils = [c.name for c in councils]
     if len(scope.councils) >= 2 or (COMPARISON.search(question) and len(scope.councils) >= 2):
         scope.comparison = True
-    if PEER_RECOMMENDATIONS.search(question) and not OTHER_RECOMMENDER.search(question):
+    if PEER_RECOMMENDATIONS.search(question) and not OTHER_RECOMMENDER.search(question) \
+            and not ASKS_WHO_OR_WHEN.match(question):
         scope.recommendations = True
         scope.themes = find_themes(re.sub(RECOMMENDATION, " ", question))
+        if not scope.themes and scope.inferred:
+            # "What did peers say about Derby's workforce?" then "and what did they recommend?"
+            scope.themes = find_themes(topic(previous.query))
     scope.ambiguous = (
         not scope.councils and len(councils) > 1 and bool(SINGULAR_REFERENCE.search(question))
         and not ASKS_WHICH_COUNCIL.search(question)

@@ -87,6 +87,10 @@ def test_follow_ups_inherit_or_swap_the_council(councils):
     assert "partnership working" in swapped.query and "Derby's" not in swapped.query
     inherited = analyse("And what did they recommend?", councils, [first])
     assert inherited.councils == [DERBY] and inherited.inferred and inherited.recommendations
+    # ... on the topic asked about before: partnership working is leadership of place.
+    assert inherited.themes == ["Organisational and place leadership"]
+    assert analyse("And what did they recommend on finance?", councils, [first]).themes == [
+        "Financial planning and management"]
 
 
 @pytest.mark.parametrize("query, must_contain", [
@@ -204,6 +208,18 @@ def test_words_naming_the_document_kind_the_filter_enforces_are_not_asked_of_the
     scope = retriever.analyse("What were the key findings listed in Derby's press release about the peer review?")
     assert scope.kinds == ["press release"]
     assert not {"press", "releas"} & set(retriever.question_terms(scope))
+
+
+def test_asking_who_delivers_the_recommendations_is_not_asking_for_the_list(councils):
+    assert not analyse("And who did he ask to deliver the recommendations?", councils).recommendations
+    assert not analyse("When will Derby's recommendations be reviewed?", councils).recommendations
+    assert analyse("What were Derby's key recommendations?", councils).recommendations
+
+
+def test_how_much_and_how_many_are_asked_for_as_a_figure_not_as_words(retriever):
+    scope = retriever.analyse("How much did Derby have to save, and how many jobs went?")
+    assert scope.expects == "number"
+    assert not {"much", "mani", "many"} & set(retriever.question_terms(scope))
 
 
 def test_asking_what_a_council_should_do_asks_for_the_recommendations(councils):
