@@ -270,6 +270,8 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
                                                                                best_quote(claim, cited.text)):
             removed.append(plain)  # "the council consistently engages…" from "Consistently engage…"
             continue
+        # "He helped secure the HS2 station. Following his appointment, he helped secure the HS2 station."
+        kept = [k for k in kept if not repeats(k.claim, claim)]
         kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed
 

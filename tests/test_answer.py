@@ -127,6 +127,9 @@ def test_a_sentence_repeating_an_earlier_one_is_shown_once(retriever):
     kept, removed = verify_answer(f"{sentence} [{n}]. They also heard of officers moving to progress their careers "
                                   f"elsewhere [{n}].", passages, question)
     assert len(kept) == 1 and not removed
+    # A later sentence saying the same and more replaces the earlier one.
+    kept, removed = verify_answer(f"Officers were moving elsewhere [{n}]. {sentence} [{n}].", passages, question)
+    assert len(kept) == 1 and kept[0].text.startswith(sentence[:40]) and not removed
 
 
 def test_a_council_is_named_only_where_its_passage_allows(retriever):
