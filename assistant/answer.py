@@ -470,19 +470,27 @@ class Assistant:
         """The passages cut down to their sentences holding most of the question's words (at most
         RETRY_SENTENCES, each with half the best one's share or more), if the best holds RETRY_COVERAGE
         of them, else []. Each passage keeps its number for the citations."""
-        scored = [(self.retriever.text_coverage(scope, [s]), p.rank, i, p, s.strip())
+        scored = [(self.retriever.text_coverage(scope, [s]), bool(self.lacking(scope, s)), p.rank, i, p,
+                   s.strip())
                   for p in passages for i, s in enumerate(SENTENCE_BREAK.split(p.chunk.text))
                   if len(s.split()) >= 5 and not self.retriever.is_template(s, scope.query)]
-        best = sorted(scored, key=lambda x: (-x[0], x[1], x[2]))[:RETRY_SENTENCES]
+        # Among equally close sentences, those giving what the question asks for (a name for "who") first.
+        best = sorted(scored, key=lambda x: (-x[0], x[1], x[2], x[3]))[:RETRY_SENTENCES]
         if not best or best[0][0] < RETRY_COVERAGE:
             return []
         best = [x for x in best if x[0] >= best[0][0] / 2]
         chosen: dict[int, list[tuple[int, str]]] = {}
-        for _, _, i, p, sentence in best:
+        for *_, i, p, sentence in best:
             chosen.setdefault(p.n, []).append((i, sentence))
         by_n = {p.n: p for p in passages}
         return [replace(by_n[n], chunk=replace(by_n[n].chunk, text=" … ".join(s for _, s in sorted(found))))
                 for n, found in sorted(chosen.items())]
+
+    def lacking(self, scope: Scope, text: str) -> str:
+        """What the text fails to give that the question asks for (verify.lacks_expected), or "". "Who led
+        the Derbyshire peer challenge?" is not answered by "Derbyshire County Council"."""
+        return lacks_expected(self.retriever.without_councils(replace(scope, query=text)), scope.expects,
+                              scope.query)
 
     def supported_words(self, sentence: Sentence, passages: list[Passage]) -> str:
         """The words of a checked claim that the text around its cited passages holds too. The question's
@@ -523,9 +531,7 @@ class Assistant:
         shown = " ".join(s.text for s in sentences)
         if coverage < LOW_ANSWER_COVERAGE and self.similarity(scope.query, shown) < MIN_ANSWER_SIMILARITY:
             return "What the passages support is about something else, so the model's answer is not shown."
-        # "Who led the Derbyshire peer challenge?" is not answered by "Derbyshire County Council".
-        lacking = lacks_expected(self.retriever.without_councils(replace(scope, query=shown)), scope.expects,
-                                 scope.query)
+        lacking = self.lacking(scope, shown)
         if lacking:
             return (f"What the passages support gives no {lacking}, which the question asks for, "
                     "so the model's answer is not shown.")

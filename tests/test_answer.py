@@ -445,6 +445,16 @@ def test_a_draft_that_fails_the_checks_is_tried_again_from_the_closest_sentences
     assert answer.citations[0].doc_id == passages[n - 1].chunk.doc_id
 
 
+def test_the_second_try_prefers_sentences_giving_what_the_question_asks_for(settings, retriever):
+    """Many sentences mention the Leader; the one giving his name ranks fifth in the passages."""
+    question = "Who is the Leader of Derby City Council?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, _ = passage_sentence(passages, "passionate about the city")
+    model = Drafts(f"The Leader of Derby City Council is passionate about the city [{n}].", "The reports do not say.")
+    Assistant(settings, retriever, model=model).ask(question)
+    assert len(model.prompts) == 2 and "Ranjit Banwait" in model.prompts[1]
+
+
 def test_no_second_try_when_no_sentence_is_close_to_the_question(settings, retriever):
     model = Drafts("Derbyshire County Council maintains 350 schools [1].", "unused")
     answer = Assistant(settings, retriever, model=model).ask("How many schools does Derbyshire County Council maintain?")
