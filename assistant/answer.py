@@ -75,13 +75,13 @@ MIN_ANSWER_SIMILARITY = 0.3
 # questions this leaves out 27% of the passages that hold no evidence and 1 of the 170 that do
 # (eval/RESULTS.md): a shorter prompt is read sooner, and gives the model less to stray into.
 PROMPT_SHARE = 0.3
+PROMPT_CLOSENESS = 0.03
+# The passages' share of the prompt when all are read; each passage left out takes its part away.
+PROMPT_TOKENS = 480
 # A draft that fails the checks is tried again from the passages' RETRY_SENTENCES sentences holding most
 # of the question's words, if the best of them holds RETRY_COVERAGE of them (weighted by rarity).
 RETRY_COVERAGE = 0.6
 RETRY_SENTENCES = 3
-# The passages' share of the prompt when all are read; each passage left out takes its part away.
-PROMPT_TOKENS = 480
-PROMPT_CLOSENESS = 0.03
 # A sentence whose words (and figures) an earlier sentence of the answer already holds to this share
 # repeats it; the share leaves room for a new opening ("They also heard…").
 REPEATED = 0.8

@@ -197,8 +197,8 @@ TITLE = re.compile(r"(Cllr|Councillor|Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Profe
 def names_someone(text: str, question: str) -> bool:
     """Whether the text names a person, post or body the question did not already name: two capitalised
     words in a row ("Barry Lewis", "Strategic Director", "Audit Committee"), one of them new to the
-    question, or a title or post ("Cllr", "Leader"). A lone capitalised word ("HS2", "Toton", "LGA's review") is a place or
-    thing, not who did something."""
+    question, or a title or post ("Cllr", "Leader"). A lone capitalised word ("HS2", "Toton", "LGA's
+    review") is a place or thing, not who did something."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
     for sentence in split_sentences(text):
         words = re.findall(r"[A-Za-z][\w'’-]*", sentence)

@@ -457,7 +457,8 @@ def test_the_second_try_prefers_sentences_giving_what_the_question_asks_for(sett
 
 def test_no_second_try_when_no_sentence_is_close_to_the_question(settings, retriever):
     model = Drafts("Derbyshire County Council maintains 350 schools [1].", "unused")
-    answer = Assistant(settings, retriever, model=model).ask("How many schools does Derbyshire County Council maintain?")
+    question = "How many schools does Derbyshire County Council maintain?"
+    answer = Assistant(settings, retriever, model=model).ask(question)
     assert answer.refused and len(model.prompts) == 1
 
 
