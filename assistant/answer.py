@@ -489,8 +489,7 @@ class Assistant:
     def lacking(self, scope: Scope, text: str) -> str:
         """What the text fails to give that the question asks for (verify.lacks_expected), or "". "Who led
         the Derbyshire peer challenge?" is not answered by "Derbyshire County Council"."""
-        return lacks_expected(self.retriever.without_councils(replace(scope, query=text)), scope.expects,
-                              scope.query)
+        return lacks_expected(self.retriever.without_councils(scope, text), scope.expects, scope.query)
 
     def supported_words(self, sentence: Sentence, passages: list[Passage]) -> str:
         """The words of a checked claim that the text around its cited passages holds too. The question's

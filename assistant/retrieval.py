@@ -141,6 +141,9 @@ class Retriever:
         for tokens in corpus_tokens:
             for token in set(tokens):
                 self.doc_freq[token] = self.doc_freq.get(token, 0) + 1
+        # Stemmed once here: question_terms runs for every sentence a second try weighs.
+        self.question_stems = set(tokenize(" ".join(QUESTION_WORDS)))
+        self.verdict_stems = set(tokenize(" ".join(VERDICT_WORDS)))
         # Each theme-naming word (stemmed) with the words of its theme: see text_coverage.
         self.theme_words = {tokenize(name)[0]: set(tokenize(" ".join(THEMES[theme])))
                             for name, theme in THEME_NAMES.items()}
@@ -224,20 +227,22 @@ class Retriever:
         Words every question about these reports uses (peers, council, say…), the council names and
         document kinds ("press release") the filter already enforces, and the words that make a question
         a comparison don't count."""
-        query = strip_councils(topic(scope.query), [c for c in self.councils if c.name in scope.councils])
+        query = self.without_councils(scope, topic(scope.query))
         for kind in scope.kinds:
             for words in KIND_WORDS.get(kind, ()):
                 query = re.sub(rf"\b{re.escape(words)}s?\b", " ", query, flags=re.I)
         if scope.comparison:
             query = COMPARISON.sub(" ", query)
-        ignored = set(tokenize(" ".join(QUESTION_WORDS | (VERDICT_WORDS if scope.verdict else frozenset()))))
+        ignored = self.question_stems | (self.verdict_stems if scope.verdict else set())
         total = len(self.index.chunks) + 1
         return {t: float(np.log(total / (self.doc_freq.get(t, 0) + 0.5)))
                 for t in tokenize(query) if t not in ignored}
 
-    def without_councils(self, scope: Scope) -> str:
-        """The question without the names of the councils it is about (the filter enforces those)."""
-        return strip_councils(scope.query, [c for c in self.councils if c.name in scope.councils])
+    def without_councils(self, scope: Scope, text: str | None = None) -> str:
+        """The question (or another text) without the names of the councils the question is about (the
+        filter enforces those)."""
+        return strip_councils(scope.query if text is None else text,
+                              [c for c in self.councils if c.name in scope.councils])
 
     def coverage(self, scope: Scope, passages: list[Passage]) -> float:
         """Share of the question's informative words (weighted by rarity) that the passages contain.
