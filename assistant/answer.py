@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
@@ -12,6 +13,7 @@ from assistant.errors import AssistantError
 from assistant.retrieval import SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, tokenize
 from assistant.scope import Council, Scope, as_question, find_councils, topic
 from assistant.verify import (
+    LINK,
     best_quote,
     cited_numbers,
     cut_off,
@@ -85,6 +87,10 @@ RETRY_SENTENCES = 3
 # A sentence whose words (and figures) an earlier sentence of the answer already holds to this share
 # repeats it; the share leaves room for a new opening ("They also heard…").
 REPEATED = 0.8
+# A draft is cut once it has this many finished sentences (the prompt asks for 2 to 4), or once a
+# finished sentence repeats an earlier one: the 1.5B model sometimes writes the same sentence until it
+# runs out of tokens, which kept a reader waiting 20 s for three sentences.
+MAX_DRAFT_SENTENCES = 4
 # A passage that holds this much more of a sentence's words than the one the model cited replaces it.
 CLEARLY_BETTER = 0.25
 # A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
@@ -178,7 +184,7 @@ def excerpt(passage: Passage, question: str, max_tokens: int,
     picks are dropped unless nothing else is left. Citations and checks still use the whole passage."""
     from assistant.chunking import count_tokens
 
-    text = passage.chunk.text.strip()
+    text = LINK.sub("", passage.chunk.text).strip()  # web addresses cost many tokens and answer nothing
     pieces = [s for s in SENTENCE_BREAK.split(text) if s.strip()]
     sentences = [s for s in pieces if not leave_out(s)] or pieces
     if len(sentences) == len(pieces) and count_tokens(text) <= max_tokens:
@@ -281,6 +287,16 @@ def repeats(claim: str, earlier: str) -> bool:
     new words."""
     words = set(tokenize(claim))
     return numbers_in(claim) <= numbers_in(earlier) and len(words & set(tokenize(earlier))) >= REPEATED * len(words)
+
+
+def finished_draft(draft: str) -> str | None:
+    """The draft's finished sentences if the model has said enough (MAX_DRAFT_SENTENCES, or a repeat,
+    which is left out), else None. A sentence is finished once the next one has begun."""
+    finished = split_sentences(draft)[:-1]
+    claims = [strip_citations(s) for s in finished]
+    if claims and any(repeats(claims[-1], earlier) for earlier in claims[:-1]):
+        return "\n".join(finished[:-1])
+    return "\n".join(finished) if len(finished) >= MAX_DRAFT_SENTENCES else None
 
 
 def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, list[Citation]]:
@@ -442,12 +458,19 @@ class Assistant:
         # leadership supported by good governance…?", the model states the question as a finding.
         messages = prompt_messages(as_question(scope.query), passages, budget,
                                    leave_out=lambda s: self.retriever.is_template(s, scope.query))
-        for piece in model.stream(messages, self.settings.max_answer_tokens, self.settings.temperature):
-            if first is None:
-                first = time.perf_counter() - t1
-            pieces.append(piece)
-            yield Event("token", piece)
-        return "".join(pieces).strip(), {"first_token": first or 0.0, "generation": time.perf_counter() - t1}
+        draft = None
+        with closing(model.stream(messages, self.settings.max_answer_tokens, self.settings.temperature)) as stream:
+            for piece in stream:
+                if first is None:
+                    first = time.perf_counter() - t1
+                pieces.append(piece)
+                yield Event("token", piece)
+                draft = finished_draft("".join(pieces))
+                if draft is not None:
+                    break
+        if draft is None:
+            draft = "".join(pieces)
+        return draft.strip(), {"first_token": first or 0.0, "generation": time.perf_counter() - t1}
 
     def check(self, question: str, scope: Scope, passages: list[Passage], raw: str) -> Answer:
         """The draft's supported sentences as the answer, or a refusal saying why there is none."""

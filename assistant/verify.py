@@ -27,7 +27,9 @@ NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 # Fractions are figures too: "over a third" must not stand for the passage's "over a fifth".
 FRACTION = re.compile(r"\b(half|third|quarter|fifth|tenth)s?\b", re.I)
 # A web address is not part of a claim, and its path ("…/Data/Resources…") must not pass for words.
-LINK = re.compile(r"<?\bhttps?://[^\s>]+>?")
+# One in angle brackets may hold spaces where the source broke a long address across lines, and may run
+# to the end of a passage that cuts it short.
+LINK = re.compile(r"<https?://[^<>]*(?:>|$)|\bhttps?://[^\s<>]+")
 # A count and what it counts ("8 people"); figures inside "£8m", "2015/16", "8.5" or "HS2" are not counts.
 COUNT = re.compile(r"(?<![\w£$€.,/])(\d+)\s+([A-Za-z][\w'’-]*)")
 # How many content words after a number in the passage may name what it counts ("370 hours", "8 district
@@ -250,7 +252,7 @@ def best_quote(sentence: str, passage_text: str, max_chars: int = 300) -> str:
     best, best_score = "", -1.0
     for candidate in QUOTE_PIECE.split(passage_text):
         candidate = candidate.strip()
-        if not candidate or candidate.startswith("#"):
+        if not strip_links(candidate) or candidate.startswith("#"):
             continue
         cand_words = set(tokenize(candidate))
         score = len(words & cand_words) / (len(words) or 1) + 0.01 * min(len(cand_words), 20) / 20

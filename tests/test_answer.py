@@ -67,6 +67,14 @@ def test_a_web_address_is_not_part_of_an_answer(settings, retriever):
     assert answer.refused and "http" not in answer.text, answer.text
 
 
+def test_a_web_address_broken_across_lines_is_never_the_quote_shown(retriever):
+    """The Derbyshire report links to an Essex page by an address with a space in it; as the longest
+    piece of its passage it was shown as the nearest passage's quote for questions it shares no word with."""
+    chunk = next(c for c in retriever.index.chunks if "essexcc" in c.text)
+    quote = best_quote("What is the population of Derbyshire?", chunk.text)
+    assert quote and "%3d" not in quote and "http" not in quote, quote
+
+
 def test_a_name_must_stay_with_its_own_role():
     passage = ("Cllr Barry Lewis, Leader of the Council, welcomed the peer team. The team met partners from "
                "health and the police. Staff spoke well of the training on offer. The council's reserves are "
@@ -248,6 +256,35 @@ class Drafts:
     def stream(self, messages, max_tokens, temperature=0.0):
         self.prompts.append(messages[-1]["content"])
         yield self.texts[len(self.prompts) - 1]
+
+
+class Tokens:
+    """Stands in for the model streaming a draft word by word, counting the words it was asked for."""
+
+    def __init__(self, text: str):
+        self.words = text.split(" ")
+        self.read = 0
+
+    def stream(self, messages, max_tokens, temperature=0.0):
+        for i, word in enumerate(self.words):
+            self.read += 1
+            yield word if i == 0 else " " + word
+
+
+def test_a_draft_repeating_itself_or_going_on_too_long_is_cut_short(settings, retriever):
+    """The model stops being read at the first repeated sentence, or after the fourth sentence."""
+    question = "What did peers say about Derbyshire's financial position?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, sentence = passage_sentence(passages, "reserves")
+    repeated = "They also noted the council's finances [2]. "
+    looping = Tokens(f"{sentence} [{n}]. " + repeated * 20)
+    answer = Assistant(settings, retriever, model=looping).ask(question)
+    assert answer.raw.count("finances") == 1, answer.raw
+    # Read up to the first word of the sentence after the repeat.
+    assert looping.read == len(f"{sentence} [{n}]. {repeated * 2}".split()) + 1
+    long = Tokens(f"{sentence} [{n}]. " + " ".join(f"Point {i} is made [{n}]." for i in range(6)))
+    answer = Assistant(settings, retriever, model=long).ask(question)
+    assert answer.raw.count("Point") == 3 and long.read == len(f"{sentence} [{n}].".split()) + 3 * 5 + 1
 
 
 def passage_sentence(passages, *words: str) -> tuple[int, str]:
