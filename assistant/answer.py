@@ -634,7 +634,11 @@ class Assistant:
         for r in themed:
             if r["council"] != current:
                 current = r["council"]
-                label = f"{r['council']} — key recommendations ({r['title']}, {r['date'][:4]})"
+                total = sum(other["council"] == current for other in records)
+                shown = sum(other["council"] == current for other in themed)
+                count = f"{total} key recommendations" if shown == total else \
+                    f"{shown} of its {total} key recommendations"
+                label = f"{r['council']} — {count} ({r['title']}, {r['date'][:4]})"
                 if scope.themes and themed is not records:
                     label += f", on {', '.join(scope.themes).lower()}"
                 lines.append(f"\n**{label}:**")

@@ -49,7 +49,7 @@ RECOMMENDATION = re.compile(r"\b(recommend\w*)\b", re.I)
 # Asking for the peers' recommendations (a list), not about some other body's recommendation.
 PEER_RECOMMENDATIONS = re.compile(
     r"\bkey recommendations?\b|\b(peers?|peer team|the team|they|lga|reviewers?)\b[^?.]{0,40}\brecommend"
-    r"|\b(list|which|what|all|main|the|any)\b[^?.]{0,30}\brecommendations\b|^\s*recommendations\b"
+    r"|\b(list|which|what|all|main|the|any|many)\b[^?.]{0,30}\brecommendations\b|^\s*recommendations\b"
     # "What should Derbyshire do next?", "What does Derby need to do to improve?"
     r"|^\W*what\s+(should|must)\b[^?.]{0,40}\bdo\b"
     r"|^\W*what\s+(does|do|did)\b[^?.]{0,40}\bneeds?\s+to\s+(do|improve|change)\b",
