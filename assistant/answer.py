@@ -98,6 +98,7 @@ CLEARLY_BETTER = 0.25
 # A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
 # would be checked as the question restated, which any passage on the subject "supports".
 FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
+FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 
 
@@ -314,6 +315,8 @@ def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, l
             quotes.setdefault(old, []).append(s.claim or s.text)
             marks.append(f"[{new}]")
         body = s.text.rstrip()
+        if not lines:  # "They also heard…" opens the answer when the model's first sentence was left out
+            body = FIRST_ALSO.sub(r"\1", body)
         end = body[-1] if body and body[-1] in ".!?" else ""
         lines.append(f"{body[:len(body) - len(end)]} {''.join(marks)}{end}".strip())
     citations = [
