@@ -170,6 +170,10 @@ def test_a_quote_is_one_list_item():
             "- Paul Masters, Strategic Director Neighbourhoods, Cornwall Council")
     quote = best_quote("Stephen Chandler was the Director for Adults from Somerset.", team)
     assert quote == "- Stephen Chandler, Director for Adults, Somerset County Council"
+    # A paragraph ends at a blank line, even after a line with no full stop (a web address, a bullet).
+    page = ("- greater awareness of what other councils are doing to improve services\n\n"
+            "Cabinet members considered the report on 31 January 2019 and decided on next steps.")
+    assert best_quote("Cabinet considered the report in January 2019.", page) == page.split("\n\n")[1]
 
 
 def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(accounts_passages):
