@@ -93,6 +93,9 @@ REPEATED = 0.8
 # finished sentence repeats an earlier one: the 1.5B model sometimes writes the same sentence until it
 # runs out of tokens, which kept a reader waiting 20 s for three sentences.
 MAX_DRAFT_SENTENCES = 4
+# Each side of a comparison is cut at this many: two drafts are written one after the other, and a side
+# by side answer reads best short.
+COMPARISON_SENTENCES = 2
 # A passage that holds this much more of a sentence's words than the one the model cited replaces it.
 CLEARLY_BETTER = 0.25
 # A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
@@ -292,14 +295,15 @@ def repeats(claim: str, earlier: str) -> bool:
     return numbers_in(claim) <= numbers_in(earlier) and len(words & set(tokenize(earlier))) >= REPEATED * len(words)
 
 
-def finished_draft(draft: str) -> str | None:
-    """The draft's finished sentences if the model has said enough (MAX_DRAFT_SENTENCES, or a repeat,
-    which is left out), else None. A sentence is finished once the next one has begun."""
+def finished_draft(draft: str, most: int = MAX_DRAFT_SENTENCES) -> str | None:
+    """The draft's finished sentences if the model has said enough (`most` of them, or a repeat, which is
+    left out), else None. A sentence is finished once the next one has begun."""
     finished = split_sentences(draft)[:-1]
     claims = [strip_citations(s) for s in finished]
-    if claims and any(repeats(claims[-1], earlier) for earlier in claims[:-1]):
-        return "\n".join(finished[:-1])
-    return "\n".join(finished) if len(finished) >= MAX_DRAFT_SENTENCES else None
+    repeat = next((i for i in range(1, len(claims)) if any(repeats(claims[i], c) for c in claims[:i])), None)
+    if repeat is None and len(finished) < most:
+        return None
+    return "\n".join(finished[:min(most, repeat or most)])
 
 
 def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, list[Citation]]:
@@ -430,7 +434,7 @@ class Assistant:
         answer.timings["total"] = time.perf_counter() - started
         yield Event("answer", answer)
 
-    def generate(self, question: str, scope: Scope, passages: list[Passage]):
+    def generate(self, question: str, scope: Scope, passages: list[Passage], most: int = MAX_DRAFT_SENTENCES):
         """Stream the model's answer, then verify it; a generator whose return value is the Answer.
 
         A draft that fails the checks gets one more try when a sentence of the passages holds most of
@@ -440,13 +444,13 @@ class Assistant:
         model = self.model
         load = time.perf_counter() - t0
         read = for_prompt(passages, [self.retriever.text_coverage(scope, [p.chunk.text]) for p in passages])
-        raw, timings = yield from self.draft(model, scope, read, PROMPT_TOKENS * len(read) // len(passages))
+        raw, timings = yield from self.draft(model, scope, read, PROMPT_TOKENS * len(read) // len(passages), most)
         answer = self.check(question, scope, passages, raw)
         failed = answer.refused and bool(raw) and not is_refusal(raw)
         closest = self.closest_sentences(scope, passages) if failed else []
         if closest:
             yield Event("status", "writing the answer again from the closest sentences")
-            again, retried = yield from self.draft(model, scope, closest, PROMPT_TOKENS)
+            again, retried = yield from self.draft(model, scope, closest, PROMPT_TOKENS, most)
             timings["generation"] += retried["generation"]
             second = self.check(question, scope, passages, again)
             if not second.refused:
@@ -454,8 +458,8 @@ class Assistant:
         answer.timings.update(timings, model_load=load)
         return answer
 
-    def draft(self, model, scope: Scope, passages: list[Passage], budget: int):
-        """Stream one draft from the model; a generator whose return value is (draft, timings)."""
+    def draft(self, model, scope: Scope, passages: list[Passage], budget: int, most: int):
+        """Stream one draft of at most `most` sentences; a generator whose return value is (draft, timings)."""
         t1 = time.perf_counter()
         first = None
         pieces = []
@@ -470,7 +474,7 @@ class Assistant:
                     first = time.perf_counter() - t1
                 pieces.append(piece)
                 yield Event("token", piece)
-                draft = finished_draft("".join(pieces))
+                draft = finished_draft("".join(pieces), most)
                 if draft is not None:
                     break
         if draft is None:
@@ -598,7 +602,7 @@ class Assistant:
                 parts.append(f"**{council}:** {NOT_IN_REPORTS}")
                 continue
             asked = time.perf_counter()
-            answer = yield from self.generate(side.query, side, group)
+            answer = yield from self.generate(side.query, side, group, COMPARISON_SENTENCES)
             if "first_token" not in timings and answer.timings.get("first_token"):
                 timings["first_token"] = asked - started + answer.timings["first_token"]
             if answer.refused:

@@ -275,13 +275,15 @@ class Drafts:
 
 
 class Tokens:
-    """Stands in for the model streaming a draft word by word, counting the words it was asked for."""
+    """Stands in for the model streaming the same draft word by word on every call, counting the words
+    it was asked for."""
 
     def __init__(self, text: str):
         self.words = text.split(" ")
-        self.read = 0
+        self.read = self.calls = 0
 
     def stream(self, messages, max_tokens, temperature=0.0):
+        self.calls += 1
         for i, word in enumerate(self.words):
             self.read += 1
             yield word if i == 0 else " " + word
@@ -301,6 +303,10 @@ def test_a_draft_repeating_itself_or_going_on_too_long_is_cut_short(settings, re
     long = Tokens(f"{sentence} [{n}]. " + " ".join(f"Point {i} is made [{n}]." for i in range(6)))
     answer = Assistant(settings, retriever, model=long).ask(question)
     assert answer.raw.count("Point") == 3 and long.read == len(f"{sentence} [{n}].".split()) + 3 * 5 + 1
+    # Each draft for a side of a comparison is read up to its third sentence.
+    sides = Tokens(" ".join(f"Point {i} is made [1]." for i in range(6)))
+    Assistant(settings, retriever, model=sides).ask("How do Derby and Derbyshire compare on finance?")
+    assert sides.calls >= 2 and sides.read == sides.calls * (2 * 5 + 1)
 
 
 def passage_sentence(passages, *words: str) -> tuple[int, str]:
