@@ -207,6 +207,22 @@ def test_an_answer_does_not_open_with_also_when_the_first_draft_sentence_was_lef
     assert answer.text.startswith("They heard that finalising"), answer.text
 
 
+def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever):
+    """The draft's point ("keeping up with online services") comes from the question: no report uses
+    "online". A figure answer sharing a word with the question ("lost", where the passage says "loss") is
+    still shown."""
+    question = "Is Derbyshire keeping up with online services for residents?"
+    n = retriever.search_scope(retriever.analyse(question), k=5)[0].n
+    draft = (f"The council's Corporate peer challenge found that Derbyshire is keeping up with online services "
+             f"for residents [{n}].")
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert answer.refused and answer.removed, answer.text
+    question = "How much funding has Derby lost since 2010?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£135m since 2010")
+    answer = Assistant(settings, retriever, model=Draft(f"Derby has lost £135m since 2010 [{n}].")).ask(question)
+    assert not answer.refused, answer.text
+
+
 def test_recommendations_are_listed_completely(assistant):
     derby = assistant.ask("List the key recommendations for Derby")
     assert derby.kind == "recommendations" and not derby.refused
