@@ -549,10 +549,12 @@ class RecordingModel:
     def stream(self, messages, max_tokens, temperature=0.0, stop=None):
         self.prompts.append(prompt_digest(messages))
         pieces = []
-        for piece in self.model.stream(messages, max_tokens, temperature, stop):
-            pieces.append(piece)
-            yield piece
-        self.drafts.append("".join(pieces))
+        try:
+            for piece in self.model.stream(messages, max_tokens, temperature, stop):
+                pieces.append(piece)
+                yield piece
+        finally:  # a draft the assistant stopped reading is kept as far as it was read
+            self.drafts.append("".join(pieces))
 
 
 class ReplayModel:

@@ -164,3 +164,29 @@ def test_recorded_replies_are_rechecked_without_the_model(home, tmp_path):
     assert answer["prompts"] != ["0" * 16] and len(answer["prompts"][0]) == 16
     assert answer["drafts"] and answer["drafts"] != [draft]  # the small model's own reply
     assert answer["first_token"] != 9.5  # timed now, not taken from the recording
+
+
+class Words:
+    """Stands in for the model, streaming the same long draft word by word on every call."""
+
+    def __init__(self, text: str):
+        self.name, self.words = "words", text.split(" ")
+
+    def stream(self, messages, max_tokens, temperature=0.0, stop=None):
+        yield from (word if i == 0 else " " + word for i, word in enumerate(self.words))
+
+
+def test_drafts_cut_short_are_recorded_and_replay_to_the_same_answer(settings, retriever):
+    """The assistant stops reading a draft at its sentence limit; the recording must still keep one reply
+    per prompt, or a replay pairs the next prompt with the wrong reply."""
+    from assistant.answer import Assistant
+
+    question = "How do Derby and Derbyshire compare on finance?"
+    draft = " ".join(f"Point {i} about the council's budget is made [1]." for i in range(6))
+    recording = ev.RecordingModel(Words(draft))
+    first = Assistant(settings, retriever, model=recording).ask(question)
+    assert len(recording.drafts) == len(recording.prompts) >= 2
+    assert all(d.count("Point") < 6 for d in recording.drafts)
+    replay = ev.ReplayModel({"prompts": recording.prompts, "drafts": recording.drafts}, "q")
+    again = Assistant(settings, retriever, model=replay).ask(question)
+    assert again.text == first.text and replay.drafts == recording.drafts
