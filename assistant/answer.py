@@ -20,6 +20,8 @@ from assistant.verify import (
     is_refusal,
     lacks_expected,
     missing_periods,
+    named_for_the_question,
+    names_in,
     numbers_in,
     split_sentences,
     states_advice_as_fact,
@@ -534,6 +536,14 @@ class Assistant:
         the Derbyshire peer challenge?" is not answered by "Derbyshire County Council"."""
         return lacks_expected(self.retriever.without_councils(scope, text), scope.expects, scope.query)
 
+    def named_for_the_question(self, scope: Scope, sentence: Sentence, by_n: dict[int, Passage]) -> bool:
+        """Whether the first name the sentence gives (one the question lacks) stands, in each cited
+        passage that holds it, where the passage says most of what the question asks (verify)."""
+        names = names_in(self.retriever.without_councils(scope, sentence.text), scope.query)
+        weights = self.retriever.question_terms(scope)
+        return not names or all(named_for_the_question(names[0], by_n[n].chunk.text, scope.query, weights)
+                                for n in sentence.citations)
+
     def restates(self, scope: Scope, text: str, theirs: set[str]) -> bool:
         """Whether a sentence takes its point from the question rather than from its passages: most of
         the question's informative words (RESTATED, weighted by rarity) are in the sentence but not
@@ -586,8 +596,10 @@ class Assistant:
         if lacking:
             return (f"What the passages support gives no {lacking}, which the question asks for, "
                     "so the model's answer is not shown.")
-        # The year may be in the passage sentence an answer restates rather than in the answer itself.
         by_n = {p.n: p for p in passages}
+        if scope.expects == "name" and not all(self.named_for_the_question(scope, s, by_n) for s in sentences):
+            return "The passage names someone else for what the question asks, so the model's answer is not shown."
+        # The year may be in the passage sentence an answer restates rather than in the answer itself.
         quoted = " ".join(best_quote(s.text, by_n[n].chunk.text) for s in sentences for n in s.citations)
         periods = missing_periods(f"{shown} {quoted}", scope.periods)
         if periods:

@@ -214,6 +214,30 @@ def names_someone(text: str, question: str) -> bool:
     return False
 
 
+def names_in(text: str, question: str) -> list[str]:
+    """Runs of capitalised words in the text ("Helen Isaacs", "North East Lincolnshire Council") with a
+    word that is neither in the question nor a stopword."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    runs = re.findall(r"[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+", text)
+    return [r for r in runs if any(w.lower() not in asked and w.lower() not in STOPWORDS for w in r.split())]
+
+
+def named_for_the_question(name: str, passage: str, question: str, weights: dict[str, float]) -> bool:
+    """Whether the passage's line (or sentence) naming `name` holds at least as much of the question's
+    words (weighted) as every line naming someone else. "Who was the People director on the peer
+    team?" is not answered by "Helen Isaacs, Director of Governance" when another line of the team list
+    reads "Sally Rowe, Corporate Director: People"."""
+    pieces = [p for line in passage.splitlines() for p in re.split(r"(?<=[.!?])\s+", line) if p.strip()]
+
+    def held(piece: str) -> float:
+        words = set(tokenize(piece))
+        return sum(w for t, w in weights.items() if t in words)
+
+    mine = [held(p) for p in pieces if name in p]
+    others = [held(p) for p in pieces if name not in p and names_in(p, question)]
+    return not mine or max(mine) >= max(others, default=0.0)
+
+
 def missing_periods(text: str, periods: list[str]) -> list[str]:
     """The financial years of the question (e.g. '2019/20') that the answer text does not mention."""
     mentioned = {financial_year(m) for m in FINANCIAL_YEAR.findall(text)}

@@ -84,6 +84,19 @@ def test_a_name_must_stay_with_its_own_role():
     assert not support("The Chief Executive is Barry Lewis.", passage).supported
 
 
+def test_a_who_answer_must_name_the_person_the_passage_gives_that_role(settings, retriever):
+    """Two lines of the Derby peer team list; the model named the wrong one as the People director."""
+    question = "Who was the People director on the Derby peer team?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n = next(p.n for p in passages if "Sally Rowe" in p.chunk.text and "Helen Isaacs" in p.chunk.text)
+    wrong = f"The People director on the Derby peer team was Helen Isaacs, Director of Governance [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(wrong)).ask(question)
+    assert answer.refused and "names someone else" in answer.text, answer.text
+    right = f"The People director on the Derby peer team was Sally Rowe, Corporate Director: People [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(right)).ask(question)
+    assert not answer.refused and "Sally Rowe" in answer.text, answer.text
+
+
 def test_a_figure_must_stay_with_its_own_year():
     passage = ("The council's net revenue budget for 2017/18 is £215m. The strategy covers three years. "
                "Savings plans are in place. Stakeholders are less clear about the savings due by 2019/20.")
