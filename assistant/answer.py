@@ -407,7 +407,7 @@ class Assistant:
         """Events as the answer is made: scope, passages (before the model starts), tokens, answer."""
         started = time.perf_counter()
         question = question.strip()
-        if not question:
+        if not re.search(r"\w", question):  # "" or "?" alone: nothing to search for
             raise AssistantError('The question is empty: ask about the reports, e.g. "What did peers say about '
                                  "Derby's accounts?\"")
         scope = self.retriever.analyse(question, history)

@@ -567,7 +567,7 @@ def build_app(settings: Settings, custom_models: bool = True, warm_up: bool = Fa
 
     async def respond(question, session, councils, kinds, years, model, k, length):
         question = (question or "").strip()
-        if not question:
+        if not re.search(r"\w", question):
             yield {status: "Type a question first."}
             return
         turn = session.turns

@@ -627,8 +627,9 @@ def test_ask_cli_json_and_markdown_export(home, small_model_settings):
 
 
 def test_an_empty_question_gets_a_clear_error_not_an_answer(home):
-    result = CliRunner().invoke(main, ["--home", str(home), "ask", "  "])
-    assert result.exit_code != 0 and "question is empty" in result.output
+    for question in ["  ", "?", " … "]:
+        result = CliRunner().invoke(main, ["--home", str(home), "ask", question])
+        assert result.exit_code != 0 and "question is empty" in result.output, question
 
 
 def test_markdown_export_escapes_table_cells(assistant):
