@@ -536,7 +536,7 @@ class Assistant:
         the Derbyshire peer challenge?" is not answered by "Derbyshire County Council"."""
         return lacks_expected(self.retriever.without_councils(scope, text), scope.expects, scope.query)
 
-    def named_for_the_question(self, scope: Scope, sentence: Sentence, by_n: dict[int, Passage]) -> bool:
+    def right_person(self, scope: Scope, sentence: Sentence, by_n: dict[int, Passage]) -> bool:
         """Whether the first name the sentence gives (one the question lacks) stands, in each cited
         passage that holds it, where the passage says most of what the question asks (verify)."""
         names = names_in(self.retriever.without_councils(scope, sentence.text), scope.query)
@@ -597,7 +597,7 @@ class Assistant:
             return (f"What the passages support gives no {lacking}, which the question asks for, "
                     "so the model's answer is not shown.")
         by_n = {p.n: p for p in passages}
-        if scope.expects == "name" and not all(self.named_for_the_question(scope, s, by_n) for s in sentences):
+        if scope.expects == "name" and not all(self.right_person(scope, s, by_n) for s in sentences):
             return "The passage names someone else for what the question asks, so the model's answer is not shown."
         # The year may be in the passage sentence an answer restates rather than in the answer itself.
         quoted = " ".join(best_quote(s.text, by_n[n].chunk.text) for s in sentences for n in s.citations)
