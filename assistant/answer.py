@@ -107,6 +107,9 @@ CLEARLY_BETTER = 0.25
 # A short answer worth checking names someone or something, or gives a figure; "Yes." or "No." alone
 # would be checked as the question restated, which any passage on the subject "supports".
 FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
+# "Paul Robinson, Chief Executive of Derby City Council says": the line introducing a quotation, copied
+# without it. The speech verb goes; who the person is stays.
+SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|stated)\s*[,:]?(?=[.!?]?$)", re.I)
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 
@@ -256,7 +259,7 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
     drafted = split_sentences(raw)
     for i, sentence in enumerate(drafted):
         claimed = [n for n in cited_numbers(sentence) if n in by_n]
-        plain = strip_links(strip_citations(sentence))
+        plain = SPEECH_LEAD.sub("", strip_links(strip_citations(sentence)))
         if not plain or is_refusal(plain):
             continue
         # "… including the Super Six pledges of": a list heading cut short; or the draft's end cut off

@@ -52,8 +52,10 @@ UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|b
 # ("… identity. [1] They…"), which belongs to the sentence before it.
 SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[[\d,;\s–-]+\])*)\s+(?=[A-Z\"“‘(*-])")
 # A quote is one sentence or one list item: a bullet or a blank line starts a new piece even after a line
-# without a stop.
-QUOTE_PIECE = re.compile(r"(?<=[.!?;:])\s+|\n\s*(?=[-•*–]\s)|\n\s*\n")
+# without a stop. A colon ends a piece at the end of a line, or before five or more words on its line:
+# "LGA peer challenge manager: Judith Hurcombe" is one item.
+QUOTE_PIECE = re.compile(r"(?<=[.!?;])\s+|(?<=:)[ \t]*\n\s*|(?<=:)[ \t]+(?=(?:\S+[ \t]+){4}\S)"
+                         r"|\n\s*(?=[-•*–]\s)|\n\s*\n")
 REFUSAL = re.compile(
     r"\b(do(?:es)? not (?:say|mention|contain|provide|include|specify|state)|no (?:information|mention|details?)|"
     r"not (?:mentioned|stated|specified|covered|provided)|cannot (?:answer|find|determine)|"

@@ -187,6 +187,9 @@ def test_a_quote_is_one_list_item():
     page = ("- greater awareness of what other councils are doing to improve services\n\n"
             "Cabinet members considered the report on 31 January 2019 and decided on next steps.")
     assert best_quote("Cabinet considered the report in January 2019.", page) == page.split("\n\n")[1]
+    # A colon inside a line does not cut the item its answer is in.
+    team = "The peers were:\n- Wendy Thomson, Managing Director\n- LGA peer challenge manager: Judith Hurcombe"
+    assert best_quote("Who was the LGA peer challenge manager? Judith Hurcombe", team).endswith("Judith Hurcombe")
 
 
 def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(accounts_passages):
@@ -234,6 +237,14 @@ def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever)
     n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£135m since 2010")
     answer = Assistant(settings, retriever, model=Draft(f"Derby has lost £135m since 2010 [{n}].")).ask(question)
     assert not answer.refused, answer.text
+
+
+def test_a_line_introducing_a_quotation_loses_its_speech_verb(settings, retriever):
+    question = "Who is the Chief Executive of Derby City Council?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Paul Robinson, Chief Executive")
+    draft = f"Paul Robinson, Chief Executive of Derby City Council says [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert answer.text == "Paul Robinson, Chief Executive of Derby City Council [1].", answer.text
 
 
 def test_recommendations_are_listed_completely(assistant):
