@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.retrieval import SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, tokenize
+from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
+                                 tokenize)
 from assistant.scope import Council, Scope, as_question, find_councils, topic
 from assistant.verify import (
     LINK,
@@ -274,7 +275,10 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         if any(repeats(claim, k.claim) for k in kept):
             continue  # "… officers moving elsewhere. They also heard of officers moving elsewhere."
         named = set(find_councils(plain, councils))
-        checks = {p.n: support(claim, p.chunk.text) for p in passages}
+        # The councils a claim names are checked against each passage's councils below, so their names do
+        # not also count as words the passage must hold ("the Derbyshire peer team" in a team list).
+        worded = strip_councils(claim, [c for c in councils if c.name in named]).strip() or claim
+        checks = {p.n: support(worded, p.chunk.text) for p in passages}
         fits = {n for n, check in checks.items() if check.supported and named <= about[n]}
         best = max((p.n for p in passages if p.n in fits), key=lambda n: checks[n].score, default=None)
         if best is None:

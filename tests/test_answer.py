@@ -239,6 +239,15 @@ def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever)
     assert not answer.refused, answer.text
 
 
+def test_the_council_a_claim_names_is_checked_by_council_not_counted_as_missing_words(settings, retriever):
+    """The team list line holds the role and the name; "Derbyshire" is in the list's heading, out of reach."""
+    question = "Who was the Director for Strategy on the Derbyshire peer team?"
+    draft = "The Director for Strategy on the Derbyshire peer team was Richard Puleston [3]."
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert not answer.refused and "Richard Puleston" in answer.text, answer.text
+    assert "Director for Strategy" in answer.citations[0].quote
+
+
 def test_a_line_introducing_a_quotation_loses_its_speech_verb(settings, retriever):
     question = "Who is the Chief Executive of Derby City Council?"
     n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Paul Robinson, Chief Executive")
