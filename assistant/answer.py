@@ -498,12 +498,13 @@ class Assistant:
         """The draft's supported sentences as the answer, or a refusal saying why there is none."""
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
                                            self.retriever.councils)
+        terms = self.retriever.question_terms(scope)
         kept = []
         for s in sentences:
             theirs = self.context_words(s, passages)
             s.grounded = " ".join(w for w in TOKEN.findall(s.claim.lower().replace("’", "'"))
                                   if set(tokenize(w)) <= theirs)
-            if self.restates(scope, s.text, theirs):
+            if self.restates(terms, s.text, theirs):
                 removed.append(s.text)
             else:
                 kept.append(s)
@@ -543,21 +544,21 @@ class Assistant:
         the Derbyshire peer challenge?" is not answered by "Derbyshire County Council"."""
         return lacks_expected(self.retriever.without_councils(scope, text), scope.expects, scope.query)
 
-    def right_person(self, scope: Scope, sentence: Sentence, by_n: dict[int, Passage]) -> bool:
+    def right_person(self, scope: Scope, weights: dict[str, float], sentence: Sentence,
+                     by_n: dict[int, Passage]) -> bool:
         """Whether the first name the sentence gives (one the question lacks) stands, in each cited
-        passage that holds it, where the passage says most of what the question asks (verify)."""
+        passage that holds it, where the passage says most of what the question asks (`weights`, the
+        question's words; verify.named_for_the_question)."""
         names = names_in(self.retriever.without_councils(scope, sentence.text), scope.query)
-        weights = self.retriever.question_terms(scope)
         return not names or all(named_for_the_question(names[0], by_n[n].chunk.text, scope.query, weights)
                                 for n in sentence.citations)
 
-    def restates(self, scope: Scope, text: str, theirs: set[str]) -> bool:
+    def restates(self, terms: dict[str, float], text: str, theirs: set[str]) -> bool:
         """Whether a sentence takes its point from the question rather than from its passages: most of
         the question's informative words (RESTATED, weighted by rarity) are in the sentence but not
         around its cited passages, and one of them is a word no indexed passage uses. "Is Derbyshire
         keeping up with online services?" is not answered by "Derbyshire is keeping up with online
-        services", cited to a passage about residents."""
-        terms = self.retriever.question_terms(scope)
+        services", cited to a passage about residents. `terms` are the question's words by rarity."""
         borrowed = set(tokenize(text)) & (set(terms) - theirs)
         return (sum(terms[t] for t in borrowed) >= RESTATED * sum(terms.values())
                 and any(not self.retriever.doc_freq.get(t) for t in borrowed))
@@ -604,7 +605,8 @@ class Assistant:
             return (f"What the passages support gives no {lacking}, which the question asks for, "
                     "so the model's answer is not shown.")
         by_n = {p.n: p for p in passages}
-        if scope.expects == "name" and not all(self.right_person(scope, s, by_n) for s in sentences):
+        weights = self.retriever.question_terms(scope) if scope.expects == "name" else {}
+        if weights and not all(self.right_person(scope, weights, s, by_n) for s in sentences):
             return "The passage names someone else for what the question asks, so the model's answer is not shown."
         # The year may be in the passage sentence an answer restates rather than in the answer itself.
         quoted = " ".join(best_quote(s.text, by_n[n].chunk.text) for s in sentences for n in s.citations)
