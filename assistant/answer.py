@@ -7,12 +7,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
 from assistant.scope import Council, Scope, as_question, find_councils, topic
+from assistant.team import Peer, matching, unlisted
+from assistant.team import extract as peer_team
 from assistant.verify import (
     LINK,
     best_quote,
@@ -112,6 +115,15 @@ FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
 # without it. The speech verb goes; who the person is stays.
 SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|stated)\s*[,:]?(?=[.!?]?$)", re.I)
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
+# Words of a question on the peer team that ask for it, not for one post on it ("the People director").
+TEAM_WORDS = frozenset(tokenize(
+    "peer peers team teams member members membership list name names sat sit served serve joined made up "
+    "formed person challenge corporate review delivered all everyone everybody include included many "
+    "composition make makeup role roles post posts job jobs title position service services department "
+    "responsible head"
+))
+# "How many people were on the team?" asks for the team; "the People director" names a post.
+NOT_A_POST = re.compile(r"\bpeople\b(?!['’]s|\s+(?:director|directorate|services?)\b)", re.I)
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 
 
@@ -422,8 +434,9 @@ class Assistant:
         k = k or self.settings.top_k
         has_explicit_council = bool(filters and filters.councils)
 
-        if scope.recommendations:
-            listed = self.recommendation_answer(scope, filters)
+        if scope.team or scope.recommendations:
+            listed = self.recommendation_answer(scope, filters) if scope.recommendations else \
+                self.team_answer(scope, filters)
             if listed is not None:
                 listed.timings["total"] = time.perf_counter() - started
                 yield Event("passages", listed.passages)
@@ -666,8 +679,6 @@ class Assistant:
 
     def recommendation_answer(self, scope: Scope, filters: Filters | None) -> Answer | None:
         """Recommendations listed from the records extracted at index time (complete, in report order)."""
-        from assistant.chunking import Chunk
-
         councils = (filters.councils if filters and filters.councils else scope.councils)
         records = [r for r in self.retriever.index.recommendations if not councils or r["council"] in councils]
         if not records:
@@ -694,14 +705,54 @@ class Assistant:
                 lines.append(f"\n**{label}:**")
             n = len(citations) + 1
             lines.append(f"{r['number']}. {r['headline']} [{n}]")
-            chunk = Chunk(f"{r['doc_id']}@rec{r['number']}", r["doc_id"], r["title"], r["council"], "",
-                          r["date"], r["source_path"], r["section"], r["text"], r["start"], r["end"],
-                          r["line_start"], r["line_end"], 0)
-            passage = Passage(chunk, 1.0, n - 1, n=n)
+            passage = record_passage(n, f"{r['doc_id']}@rec{r['number']}", r)
             passages.append(passage)
             citations.append(Citation.from_passage(n, passage, r["headline"]))
         text = (note + "\n".join(lines)).strip()
         return Answer(scope.question, scope, text, citations, passages, kind="recommendations")
+
+    @cached_property
+    def peers(self) -> list[Peer]:
+        return [p for doc in self.retriever.index.documents.values() for p in peer_team(doc)]
+
+    def team_answer(self, scope: Scope, filters: Filters | None) -> Answer | None:
+        """Who was on the peer team, from the team lists of the reports: the whole team, or the peers
+        whose posts the question names ("the People director"), each line cited."""
+        councils = filters.councils if filters and filters.councils else scope.councils
+        peers = [p for p in self.peers if not councils or p.council in councils]
+        if not peers or (not councils and scope.ambiguous):
+            return None
+        asked = NOT_A_POST.sub(" ", strip_councils(scope.query, self.retriever.councils))
+        terms = set(tokenize(asked)) - TEAM_WORDS
+        lines, citations, passages = [], [], []
+        for council in dict.fromkeys(p.council for p in peers):
+            team = [p for p in peers if p.council == council]
+            missing = unlisted(team, terms)
+            chosen, singled_out = matching(team, terms) if not missing else (team, False)
+            count = f"{len(team)} peer{'s' * (len(team) != 1)}"
+            count = f"{len(chosen)} of its {count}" if singled_out else count
+            lines.append(f"\n**{council} — {count} ({team[0].title}, {team[0].date[:4]}):**")
+            if missing:
+                said = join_words([f"“{w}”" for w in dict.fromkeys(TOKEN.findall(asked.lower()))
+                                   if set(tokenize(w)) & missing])
+                lines.append(f"No line of the team list mentions {said}, so the whole team is listed.")
+            for peer in chosen:
+                n = len(citations) + 1
+                lines.append(f"- {peer.text} [{n}]")
+                passage = record_passage(n, f"{peer.doc_id}@peer{peer.start}", vars(peer))
+                passages.append(passage)
+                citations.append(Citation.from_passage(n, passage, peer.text))
+        return Answer(scope.question, scope, "\n".join(lines).strip(), citations, passages, kind="team")
+
+
+def record_passage(n: int, chunk_id: str, record: dict) -> Passage:
+    """One record's span of its document (a recommendation, a peer) as passage n of an answer."""
+    from assistant.chunking import Chunk
+
+    chunk = Chunk(chunk_id, record["doc_id"], record["title"], record["council"], "", record["date"],
+                  record["source_path"], record["section"], record["text"], record["start"], record["end"],
+                  record["line_start"], record["line_end"], 0)
+    return Passage(chunk, 1.0, n - 1, n=n)
 
 
 def strip_council_names(query: str, retriever: Retriever) -> str:

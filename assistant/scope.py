@@ -55,6 +55,17 @@ PEER_RECOMMENDATIONS = re.compile(
     r"|^\W*what\s+(does|do|did)\b[^?.]{0,40}\bneeds?\s+to\s+(do|improve|change)\b",
     re.I,
 )
+# Asking who was on a peer team ("Who was on the Derby peer team?", "List the members of the peer team"),
+# not what the team did or found ("What did the peer team find?", "…the peer team's report").
+PEER_TEAM = r"(?:[\w'’-]+\s+){0,4}?(?:corporate\s+)?peer\s+(?:challenge\s+|review\s+)?teams?\b(?!['’])"
+TEAM = re.compile(
+    rf"\b(?:on|in|joined|made up|formed)\s+the\s+{PEER_TEAM}"
+    rf"|\b(?:members?|membership|make-?up|composition)\s+of\s+the\s+{PEER_TEAM}"
+    r"|\bpeer\s+(?:challenge\s+|review\s+)?team\s+(?:members?|membership)\b"
+    r"|\bwho\s+(?:were|was|are)\s+the\s+peers\b"
+    r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b",
+    re.I,
+)
 # "Who did he ask to deliver the recommendations?" asks about them, not for the list.
 ASKS_WHO_OR_WHEN = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?(?:who|whom|when)\b", re.I)
 OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
@@ -128,6 +139,7 @@ class Scope:
     expects: str = ""  # what the answer must give: "number", "date", "name", or "" for anything
     periods: list[str] = field(default_factory=list)  # financial years the question names, e.g. "2019/20"
     verdict: bool = False  # asks for the peers' verdict as a whole (VERDICT)
+    team: bool = False  # asks who was on a peer team (TEAM)
 
     def describe(self) -> str:
         parts = []
@@ -141,6 +153,8 @@ class Scope:
             parts.append("side-by-side comparison")
         if self.recommendations:
             parts.append("recommendations" + (" on " + ", ".join(self.themes) if self.themes else ""))
+        if self.team:
+            parts.append("peer team members")
         if self.query != self.question:
             parts.append(f"read as: “{self.query}”")
         return "; ".join(parts) if parts else "no filters (all documents)"
@@ -266,6 +280,7 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     scope.expects = next((kind for kind, pattern in EXPECTS if pattern.search(asked)), "")
     scope.periods = [financial_year(m) for m in FINANCIAL_YEAR.findall(asked)]
     scope.verdict = bool(VERDICT.search(asked))
+    scope.team = bool(TEAM.search(asked))
     return scope
 
 

@@ -50,6 +50,7 @@ EXAMPLES = [
     "How much funding had Derby lost since 2010?",
     "How do Derby and Derbyshire compare on partnership working?",
     "List the key recommendations for Derbyshire",
+    "Who was on the Derby peer team?",
     "What about Derbyshire?",
 ]
 PLACEHOLDER = (

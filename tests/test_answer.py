@@ -12,6 +12,7 @@ from assistant.cli import main
 from assistant.export import answer_markdown
 from assistant.retrieval import tokenize
 from assistant.verify import best_quote, cited_numbers, split_sentences, support
+from tests.conftest import make_home
 
 DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
 
@@ -85,10 +86,12 @@ def test_a_name_must_stay_with_its_own_role():
 
 
 def test_a_who_answer_must_name_the_person_the_passage_gives_that_role(settings, retriever):
-    """Two lines of the Derby peer team list; the model named the wrong one as the People director."""
-    question = "Who was the People director on the Derby peer team?"
+    """Two lines of the Derby peer team list; the model named the wrong one as the People director.
+    (Asked "on the Derby peer team", the question is answered from the team list, without the model.)"""
+    question = "Who was the People director among the peers who came to Derby?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
     n = next(p.n for p in passages if "Sally Rowe" in p.chunk.text and "Helen Isaacs" in p.chunk.text)
+    assert not retriever.analyse(question).team
     wrong = f"The People director on the Derby peer team was Helen Isaacs, Director of Governance [{n}]."
     answer = Assistant(settings, retriever, model=Draft(wrong)).ask(question)
     assert answer.refused and "names someone else" in answer.text, answer.text
@@ -279,6 +282,55 @@ def test_recommendations_on_one_theme(assistant):
     assert counted.kind == "recommendations" and "11 key recommendations" in counted.text
     assert "accounts" in texts and "financial strategy" in texts
 
+
+def test_the_peer_team_is_listed_whole_each_line_cited_to_the_report(settings, assistant):
+    answer = assistant.ask("Who was on the Derby peer team?")
+    assert answer.kind == "team" and "8 peers" in answer.text, answer.text
+    assert len(answer.citations) == 8 and all(c.council == DERBY for c in answer.citations)
+    # The wrapped line of the original PDF text is one peer; each citation points at the file's own lines.
+    isaacs = next(c for c in answer.citations if c.quote.startswith("Helen Isaacs"))
+    assert isaacs.quote.endswith("North East Lincolnshire Council") and isaacs.line_end == isaacs.line_start + 1
+    original = (settings.corpus_dir / isaacs.source_path).read_text(encoding="utf-8").splitlines()
+    assert original[isaacs.line_start - 1].startswith("Helen Isaacs")
+    follow_up = assistant.ask("What about Derbyshire?", history=[answer.scope])
+    assert follow_up.kind == "team" and all(c.council == DERBYSHIRE for c in follow_up.citations)
+    assert "Judith Hurcombe, LGA Peer Challenge Manager" in follow_up.text
+
+
+def test_a_post_on_the_peer_team_singles_out_its_holder(assistant):
+    people = assistant.ask("Who was the People director on the Derby peer team?")
+    assert [c.quote for c in people.citations] == ["Sally Rowe, Corporate Director: People, Luton Borough Council"]
+    assert "1 of its 8 peers" in people.text
+    leaders = assistant.ask("Which council leaders sat on the Derby peer challenge team?")
+    assert [c.quote.split(",")[0] for c in leaders.citations] == ["Cllr Phil Davies", "Cllr Chris Read"]
+    # No one's post mentions finance: the whole team is listed, and the answer says why.
+    finance = assistant.ask("Who was the finance director on the Derby peer team?")
+    assert len(finance.citations) == 8 and "No line of the team list mentions “finance”" in finance.text
+
+
+def test_the_team_list_of_a_newly_added_report_is_read(tmp_path):
+    from assistant.config import Settings
+    from assistant.store import build_index
+
+    report = ("Peer challenge: Anytown Borough Council\n\nThe peer team\n"
+              "Peer challenges are delivered by experienced elected member and officer peers. The\n"
+              "make-up of the peer team reflected your requirements and the focus of the peer\n"
+              "challenge. The peers who delivered the peer challenge at Anytown Borough Council\nwere:\n\n"
+              "• Jane Doe, Chief Executive, Oldtown Council\n• Cllr John Roe, Leader, Newtown Council\n"
+              "• Kim Loe, Director of Governance, Democracy and Community Engagement, North\n"
+              "East Lincolnshire Council\n• LGA peer challenge manager: Sam Poe\n\nScope and focus\n"
+              "The peer team looked at the council's finances and found them sound, with reserves well\n"
+              "above the level the council's own policy sets and a plan that balances for three years.\n")
+    settings = Settings(home=make_home(tmp_path, {"anytown.txt": report}))
+    build_index(settings)
+    answer = Assistant(settings).ask("Who was on the Anytown peer team?")
+    assert [c.quote for c in answer.citations] == [
+        "Jane Doe, Chief Executive, Oldtown Council", "Cllr John Roe, Leader, Newtown Council",
+        "Kim Loe, Director of Governance, Democracy and Community Engagement, North East Lincolnshire Council",
+        "LGA peer challenge manager: Sam Poe"]
+    lines = report.splitlines()
+    for c in answer.citations:  # each peer's lines of the file, the wrapped one both of its lines
+        assert " ".join(lines[c.line_start - 1:c.line_end]) == "• " + c.quote
 
 def test_an_ambiguous_question_asks_which_council(assistant):
     answer = assistant.ask("What did peers say about the council's accounts?")
