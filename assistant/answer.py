@@ -545,6 +545,11 @@ class Assistant:
         if not best or best[0][0] < RETRY_COVERAGE:
             return []
         best = [x for x in best if x[0] >= best[0][0] / 2]
+        if scope.expects in ("date", "number") and any(not lacks for _, lacks, *_ in best):
+            # A sentence without the date a "when" question asks for cannot give the answer, and the model
+            # takes "earlier this year" from it over the date in the next one. (Names are not told apart
+            # this surely: "Monitoring Officer" looks like one.)
+            best = [x for x in best if not x[1]]
         chosen: dict[int, list[tuple[int, str]]] = {}
         for *_, i, p, sentence in best:
             chosen.setdefault(p.n, []).append((i, sentence))

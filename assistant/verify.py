@@ -70,6 +70,8 @@ DATE_WORDS = re.compile(
     r"\b(january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|"
     r"autumn|winter|annual|annually|yearly|monthly|weekly|daily|quarterly|year|years|month|months|week|weeks)\b",
     re.I)
+# "Earlier this year" dates nothing for a reader who does not know when it was written.
+RELATIVE_DATE = re.compile(r"\b(?:(?:earlier|later)\s+)?(?:this|last|next|that)\s+(?:year|month|week)\b", re.I)
 # Coverage of the sentence's content words by the passage at which a sentence counts as supported.
 SUPPORT_THRESHOLD = 0.6
 # How many neighbouring passage sentences the words, and the numbers, of one answer sentence may be
@@ -187,7 +189,7 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     new_numbers = set(re.findall(r"\w*\d\w*", text.lower())) - set(re.findall(r"\w*\d\w*", question.lower()))
     if expects == "number" and not (new_numbers or NUMBER_WORDS.search(text)):
         return "figure"
-    if expects == "date" and not (new_numbers or DATE_WORDS.search(text)):
+    if expects == "date" and not (new_numbers or DATE_WORDS.search(RELATIVE_DATE.sub(" ", text))):
         return "date or time"
     if expects == "name" and not names_someone(text, question):
         return "name"

@@ -416,6 +416,19 @@ def passage_sentence(passages, *words: str) -> tuple[int, str]:
                 if all(w in s for w in words))
 
 
+def test_earlier_this_year_is_not_a_date_and_the_second_try_reads_the_dated_sentence(settings, retriever):
+    """The press release says the peers visited Derby "earlier this year"; the report gives the dates."""
+    question = "When did the peer team visit Derby?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    vague, _ = passage_sentence(passages, "earlier this year")
+    dated, _ = passage_sentence(passages, "June 2017")
+    model = Drafts(f"The peer team visited Derby earlier this year [{vague}].",
+                   f"The peer team visited Derby on 13th – 16th June 2017 [{dated}].")
+    answer = Assistant(settings, retriever, model=model).ask(question)
+    assert len(model.prompts) == 2 and "June 2017" in model.prompts[1] and "earlier this year" not in model.prompts[1]
+    assert not answer.refused and "13th – 16th June 2017" in answer.text, answer.text
+
+
 def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
     """A true, cited sentence about the right subject still does not answer "who" without a name, or
     "how much for 2019/20" with another year's figure."""
