@@ -13,7 +13,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
-from assistant.scope import Council, Scope, as_question, find_councils, topic
+from assistant.scope import KIND_WORDS, Council, Scope, as_question, find_councils, topic
 from assistant.team import Peer, matching, unlisted
 from assistant.team import extract as peer_team
 from assistant.verify import (
@@ -448,6 +448,15 @@ class Assistant:
             return
 
         passages = self.retriever.search_scope(scope, k, filters)
+        widened = ""
+        if not passages and (scope.kinds or scope.years):
+            # "What did the Derbyshire press release say…?" when Derbyshire published none: its other documents.
+            asked = (" or ".join(scope.kinds) or "document") + "".join(f" of {y}" for y in scope.years)
+            scope = without_kinds_and_years(scope)
+            passages = self.retriever.search_scope(scope, k, filters)
+            whose = " or ".join(scope.councils) or "any council"
+            widened = f"No {asked} from {whose} is indexed, so the other documents were searched. "
+            yield Event("scope", scope)
         timings = {"retrieval": time.perf_counter() - started}
         yield Event("passages", passages)
         if scope.ambiguous and not has_explicit_council:
@@ -456,6 +465,7 @@ class Assistant:
             answer = refusal(question, scope, passages, "The closest passages found are shown below.")
         else:
             answer = yield from self.generate(question, scope, passages)
+        answer.text = widened + answer.text
         answer.timings.update(timings)
         answer.timings["total"] = time.perf_counter() - started
         yield Event("answer", answer)
@@ -748,6 +758,18 @@ class Assistant:
                 passages.append(passage)
                 citations.append(Citation.from_passage(n, passage, peer.text))
         return Answer(scope.question, scope, "\n".join(lines).strip(), citations, passages, kind="team")
+
+
+def without_kinds_and_years(scope: Scope) -> Scope:
+    """The question as if it named no document kind or year: the words naming them leave the query too,
+    so the answer is not asked to mention a press release that does not exist."""
+    query = scope.query
+    for kind in scope.kinds:
+        for words in KIND_WORDS.get(kind, ()):
+            query = re.sub(rf"\b{re.escape(words)}s?\b", " ", query, flags=re.I)
+    for year in scope.years:
+        query = re.sub(rf"\b{year}\b", " ", query)
+    return replace(scope, query=re.sub(r"\s+", " ", query).strip(), kinds=[], years=[])
 
 
 def record_passage(n: int, chunk_id: str, record: dict) -> Passage:

@@ -429,6 +429,18 @@ def test_earlier_this_year_is_not_a_date_and_the_second_try_reads_the_dated_sent
     assert not answer.refused and "13th – 16th June 2017" in answer.text, answer.text
 
 
+def test_a_document_kind_a_council_never_published_widens_the_search_and_says_so(settings, retriever):
+    """Derbyshire's documents are a report, a web page and a news story: no press release."""
+    question = "What did the Derbyshire press release say about finances?"
+    first = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(question)
+    assert first.passages and all(p.chunk.council == DERBYSHIRE for p in first.passages)
+    n, sentence = passage_sentence(first.passages, "reserves")
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)
+    assert answer.text.startswith("No press release from Derbyshire County Council is indexed, so the other "
+                                  "documents were searched."), answer.text
+    assert not answer.refused and "reserves" in answer.text  # the answer need not mention a press release
+
+
 def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
     """A true, cited sentence about the right subject still does not answer "who" without a name, or
     "how much for 2019/20" with another year's figure."""
