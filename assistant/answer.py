@@ -13,7 +13,8 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
-from assistant.scope import KIND_WORDS, Council, Scope, as_question, find_councils, topic
+from assistant.scope import (KIND_WORDS, RECOMMENDATION, THEME_NAMES, THEMES, Council, Scope, as_question, find_councils,
+                             topic)
 from assistant.team import Peer, matching, unlisted
 from assistant.team import extract as peer_team
 from assistant.verify import (
@@ -122,6 +123,14 @@ TEAM_WORDS = frozenset(tokenize(
     "composition make makeup role roles post posts job jobs title position service services department "
     "responsible head"
 ))
+# Words of a question asking for recommendations that ask, not name a subject ("What should Derby do next?").
+REQUEST_WORDS = frozenset(tokenize(
+    "key main next need needs improve change do make made give suggest suggested suggestions action actions "
+    "step steps area areas top most important all peer challenge corporate lga concern concerns concerning "
+    "regarding relating relate related around within between across become get"
+))
+THEME_NAME_STEMS = frozenset(tokenize(" ".join(THEME_NAMES)))
+THEME_WORD_STEMS = frozenset(tokenize(" ".join(w for words in THEMES.values() for w in words if " " not in w)))
 # "How many people were on the team?" asks for the team; "the People director" names a post.
 NOT_A_POST = re.compile(r"\bpeople\b(?!['’]s|\s+(?:director|directorate|services?)\b)", re.I)
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
@@ -700,11 +709,7 @@ class Assistant:
             return None
         if not councils and len({r["council"] for r in records}) > 1 and scope.ambiguous:
             return None
-        themed = [r for r in records if set(r["themes"]) & set(scope.themes)] if scope.themes else records
-        note = ""
-        if scope.themes and not themed:
-            note = f"No recommendation is mainly about {', '.join(scope.themes).lower()}; all are listed. "
-            themed = records
+        themed, about, note = self.recommendations_on(scope, records)
         lines, citations, passages = [], [], []
         current = None
         for r in themed:
@@ -715,8 +720,8 @@ class Assistant:
                 count = f"{total} key recommendations" if shown == total else \
                     f"{shown} of its {total} key recommendations"
                 label = f"{r['council']} — {count} ({r['title']}, {r['date'][:4]})"
-                if scope.themes and themed is not records:
-                    label += f", on {', '.join(scope.themes).lower()}"
+                if themed is not records:
+                    label += f", {about}"
                 lines.append(f"\n**{label}:**")
             n = len(citations) + 1
             lines.append(f"{r['number']}. {r['headline']} [{n}]")
@@ -725,6 +730,33 @@ class Assistant:
             citations.append(Citation.from_passage(n, passage, r["headline"]))
         text = (note + "\n".join(lines)).strip()
         return Answer(scope.question, scope, text, citations, passages, kind="recommendations")
+
+    def recommendations_on(self, scope: Scope, records: list[dict]) -> tuple[list[dict], str, str]:
+        """The records the question asks for, what they are about, and a note when none is about it.
+
+        The question's subject words ("commercialism", "the Enterprising Council") pick the records
+        that use them, those with half the best weight of them or more. When the question names a theme
+        ("finance"), only words that are themselves on a theme's word list ("commercialism", "scrutiny"),
+        and figures ("2015/16"), pick records; if none is used, the theme's records are listed, else all of them."""
+        asked = replace(scope, query=RECOMMENDATION.sub(" ", scope.query))
+        weights = {t: w for t, w in self.retriever.question_terms(asked).items()
+                   if t not in REQUEST_WORDS and t not in THEME_NAME_STEMS
+                   and (not scope.themes or t in THEME_WORD_STEMS or any(c.isdigit() for c in t))}
+        words = [w for w in dict.fromkeys(re.findall(TOKEN.pattern, topic(asked.query), re.I))
+                 if set(tokenize(w)) & set(weights)]  # as the question writes them ("HS2")
+        held = [set(tokenize(r["text"])) for r in records]
+        scores = [sum(w for t, w in weights.items() if t in found) for found in held]
+        unused = [w for w in words if not any(set(tokenize(w)) & found for found in held)]
+        note = f"No recommendation mentions {join_words(unused)}; " if unused else ""
+        if weights and max(scores) > 0:
+            chosen = [r for r, score in zip(records, scores) if score >= max(scores) / 2]
+            said = [w for w in words if w not in unused]
+            return chosen, f"mentioning {join_words(said)}", note and note + f"those mentioning {join_words(said)} are listed. "
+        themes = ", ".join(scope.themes).lower()
+        themed = [r for r in records if set(r["themes"]) & set(scope.themes)]
+        if themed:
+            return themed, f"on {themes}", note and note + f"those on {themes} are listed. "
+        return records, "", note and note + "all are listed. "
 
     @cached_property
     def peers(self) -> list[Peer]:

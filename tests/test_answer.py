@@ -283,6 +283,18 @@ def test_recommendations_on_one_theme(assistant):
     assert "accounts" in texts and "financial strategy" in texts
 
 
+def test_recommendations_on_a_subject_are_those_that_mention_it(assistant):
+    # "Commercialism" is on the finance theme's word list, but only one recommendation is about it.
+    commercial = assistant.ask("What did peers recommend about Derby's commercialism?")
+    assert [c.quote for c in commercial.citations] == [
+        "Develop a clear approach to commercialism backed by a plan understood and owned by managers across the council."]
+    assert "1 of its 11 key recommendations" in commercial.text and "mentioning commercialism" in commercial.text
+    enterprising = assistant.ask("Which recommendations mention the Enterprising Council?")
+    assert len(enterprising.citations) == 2 and all("Enterprising Council" in c.quote for c in enterprising.citations)
+    # A subject no recommendation mentions: all are listed, and the answer says so.
+    hs2 = assistant.ask("What did peers recommend about HS2 in Derbyshire?")
+    assert hs2.text.startswith("No recommendation mentions HS2; all are listed.") and len(hs2.citations) == 7
+
 def test_the_peer_team_is_listed_whole_each_line_cited_to_the_report(settings, assistant):
     answer = assistant.ask("Who was on the Derby peer team?")
     assert answer.kind == "team" and "8 peers" in answer.text, answer.text
