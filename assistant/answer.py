@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from assistant.config import Settings
+from assistant.cleaning import CleanText
 from assistant.errors import AssistantError
+from assistant.lists import lists_in
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
 from assistant.scope import (KIND_WORDS, RECOMMENDATION, THEME_NAMES, THEMES, Council, Scope, as_question, find_councils,
@@ -131,6 +133,13 @@ REQUEST_WORDS = frozenset(tokenize(
 ))
 THEME_NAME_STEMS = frozenset(tokenize(" ".join(THEME_NAMES)))
 THEME_WORD_STEMS = frozenset(tokenize(" ".join(w for words in THEMES.values() for w in words if " " not in w)))
+# A list the passages give answers the question when its introduction holds this share of the question's
+# words (by rarity): at 0.5, five list questions of the evaluation sets get every item, and no
+# unanswerable question gets a list (eval/RESULTS.md). Asked what the peers said about a subject, a list
+# of examples is too narrow an answer (BROAD), as it is for a question asking for one thing (a date).
+LIST_COVERAGE = 0.5
+BROAD = re.compile(r"^\W*(?:what|how)\s+(?:did|do|does|have|has)\b[^?]*?\b(?:say|said|find|found|report|reported|"
+                   r"think|thought|conclude|make)\w*\s+(?:about|on|of|regarding)\b", re.I)
 # "How many people were on the team?" asks for the team; "the People director" names a post.
 NOT_A_POST = re.compile(r"\bpeople\b(?!['’]s|\s+(?:director|directorate|services?)\b)", re.I)
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
@@ -185,7 +194,7 @@ class Answer:
     removed: list[str] = field(default_factory=list)  # model sentences no passage supports
     off_topic: list[str] = field(default_factory=list)  # supported model sentences about something else
     refused: bool = False
-    kind: str = "answer"  # answer | refusal | clarify | recommendations | comparison
+    kind: str = "answer"  # answer | refusal | clarify | recommendations | team | list | comparison
     raw: str = ""
     coverage: float | None = None  # share of the question's informative words the checked answer mentions
     timings: dict[str, float] = field(default_factory=dict)
@@ -473,7 +482,9 @@ class Assistant:
         elif not relevant(passages, self.retriever.coverage(scope, passages)):
             answer = refusal(question, scope, passages, "The closest passages found are shown below.")
         else:
-            answer = yield from self.generate(question, scope, passages)
+            answer = self.list_answer(scope, passages)
+            if answer is None:
+                answer = yield from self.generate(question, scope, passages)
         answer.text = widened + answer.text
         answer.timings.update(timings)
         answer.timings["total"] = time.perf_counter() - started
@@ -757,6 +768,37 @@ class Assistant:
         if themed:
             return themed, f"on {themes}", note and note + f"those on {themes} are listed. "
         return records, "", note and note + "all are listed. "
+
+    def list_answer(self, scope: Scope, passages: list[Passage]) -> Answer | None:
+        """A list in the passages whose introduction holds most of the question's words ("What are
+        Derby's Super Six pledges?"), given whole and verbatim, each item cited; None if there is none."""
+        if scope.expects or BROAD.match(scope.question):
+            return None
+        # A follow-up ("how are they monitored?") asks about the list, not for it: its own words decide.
+        weights = self.retriever.question_terms(replace(scope, query=scope.question) if scope.inferred else scope)
+        best, best_share = None, LIST_COVERAGE
+        for passage in passages:
+            doc = self.retriever.index.documents[passage.chunk.doc_id]
+            for found in lists_in(doc.text, passage.chunk.start, passage.chunk.end):
+                words = set(tokenize(found.intro))
+                share = sum(w for t, w in weights.items() if t in words) / sum(weights.values()) if weights else 0
+                if len(found.items) >= 2 and share >= best_share:
+                    best, best_share = (found, passage, doc), share
+        if best is None:
+            return None
+        found, passage, doc = best
+        clean = CleanText(doc.text, [tuple(pair) for pair in doc.line_map])
+        lines = [f"**{doc.council} — {doc.title}, {doc.date[:4]}:** “{found.intro}”"]
+        citations, shown = [], []
+        for start, end in found.items:
+            n = len(citations) + 1
+            record = dict(doc_id=doc.doc_id, title=doc.title, council=doc.council, date=doc.date,
+                          source_path=doc.source_path, section=passage.chunk.section, text=doc.text[start:end],
+                          start=start, end=end, line_start=clean.line_at(start), line_end=clean.line_at(end - 1))
+            shown.append(record_passage(n, f"{doc.doc_id}@item{start}", record))
+            citations.append(Citation.from_passage(n, shown[-1], record["text"]))
+            lines.append(f"- {record['text']} [{n}]")
+        return Answer(scope.question, scope, "\n".join(lines), citations, shown, kind="list")
 
     @cached_property
     def peers(self) -> list[Peer]:

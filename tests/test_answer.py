@@ -295,6 +295,26 @@ def test_recommendations_on_a_subject_are_those_that_mention_it(assistant):
     hs2 = assistant.ask("What did peers recommend about HS2 in Derbyshire?")
     assert hs2.text.startswith("No recommendation mentions HS2; all are listed.") and len(hs2.citations) == 7
 
+def test_a_list_the_report_introduces_is_given_whole_each_item_cited(settings, retriever):
+    pledges = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
+        "What are Derby's Super Six pledges?")
+    assert pledges.kind == "list" and len(pledges.citations) == 6, pledges.text
+    assert "including the Super Six pledges of:" in pledges.text
+    original = (settings.corpus_dir / pledges.citations[0].source_path).read_text(encoding="utf-8").splitlines()
+    for c in pledges.citations:  # each item verbatim, at its own lines of the file (one item wraps)
+        assert " ".join(original[c.line_start - 1:c.line_end]) == c.quote, c
+    assert any(c.line_end == c.line_start + 1 for c in pledges.citations)
+
+
+def test_a_list_is_not_the_answer_to_a_question_about_it_or_about_a_whole_subject(settings, retriever):
+    model = Draft("The reports do not say.")
+    pledges = Assistant(settings, retriever, model=model).ask("What are Derby's Super Six pledges?")
+    follow_up = Assistant(settings, retriever, model=model).ask("how are they monitored?", history=[pledges.scope])
+    assert follow_up.kind != "list" and model.prompt, follow_up.text
+    broad = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
+        "What did the peers say about Derbyshire's partnership boards?")
+    assert broad.kind != "list", broad.text
+
 def test_the_peer_team_is_listed_whole_each_line_cited_to_the_report(settings, assistant):
     answer = assistant.ask("Who was on the Derby peer team?")
     assert answer.kind == "team" and "8 peers" in answer.text, answer.text

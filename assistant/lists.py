@@ -1,0 +1,30 @@
+"""Lists a report introduces with a colon ("…including the Super Six pledges of:"), read whole from the
+document, so a question asking for one gets every item, each cited, not the one item a model picks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.retrieval import SENTENCE_BREAK
+
+# A paragraph ending in a colon, a blank line, then list items (the cleaner writes bullets as "- ").
+LIST = re.compile(r"(?m)^(?P<intro>[^\n]*:)[ \t]*\n\n(?P<items>(?:(?:[-*]|\d+[.)]) [^\n]*(?:\n|$))+)")
+ITEM = re.compile(r"(?m)^(?:[-*]|\d+[.)]) (.*)$")
+
+
+@dataclass
+class ReportList:
+    intro: str  # the last two sentences before the colon: "A number of services … These include:"
+    items: list[tuple[int, int]]  # where each item's text (without its bullet) is in the document text
+
+
+def lists_in(text: str, start: int, end: int) -> list[ReportList]:
+    """The lists whose introduction ends, or whose items start, within text[start:end]."""
+    found = []
+    for match in LIST.finditer(text):
+        if start <= match.end("intro") - 1 < end or start <= match.start("items") < end:
+            intro = " ".join(SENTENCE_BREAK.split(match.group("intro").strip())[-2:])
+            items = [item.span(1) for item in ITEM.finditer(text, match.start("items"), match.end("items"))]
+            found.append(ReportList(intro, [(a, b) for a, b in items if text[a:b].strip()]))
+    return found
