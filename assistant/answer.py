@@ -28,6 +28,7 @@ from assistant.verify import (
     lacks_expected,
     missing_periods,
     named_for_the_question,
+    names_held,
     names_in,
     numbers_in,
     split_sentences,
@@ -309,7 +310,8 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         # not also count as words the passage must hold ("the Derbyshire peer team" in a team list).
         worded = strip_councils(claim, [c for c in councils if c.name in named]).strip() or claim
         checks = {p.n: support(worded, p.chunk.text) for p in passages}
-        fits = {n for n, check in checks.items() if check.supported and named <= about[n]}
+        fits = {n for n, check in checks.items()
+                if check.supported and named <= about[n] and names_held(worded, by_n[n].chunk.text, question)}
         best = max((p.n for p in passages if p.n in fits), key=lambda n: checks[n].score, default=None)
         if best is None:
             removed.append(plain)
@@ -714,8 +716,11 @@ class Assistant:
 
     def recommendation_answer(self, scope: Scope, filters: Filters | None) -> Answer | None:
         """Recommendations listed from the records extracted at index time (complete, in report order)."""
-        councils = (filters.councils if filters and filters.councils else scope.councils)
-        records = [r for r in self.retriever.index.recommendations if not councils or r["council"] in councils]
+        # Only the reports' own lists are records; "the recommendations in Derby's press release" are searched.
+        wanted = merge_filters(scope, filters)
+        councils = wanted.councils
+        records = [r for r in self.retriever.index.recommendations
+                   if wanted.admits(self.retriever.index.documents[r["doc_id"]])]
         if not records:
             return None
         if not councils and len({r["council"] for r in records}) > 1 and scope.ambiguous:
@@ -751,7 +756,7 @@ class Assistant:
         and figures ("2015/16"), pick records; if none is used, the theme's records are listed, else all of them."""
         asked = replace(scope, query=RECOMMENDATION.sub(" ", scope.query))
         weights = {t: w for t, w in self.retriever.question_terms(asked).items()
-                   if t not in REQUEST_WORDS and t not in THEME_NAME_STEMS
+                   if t not in REQUEST_WORDS and t not in THEME_NAME_STEMS and t not in map(str, scope.years)
                    and (not scope.themes or t in THEME_WORD_STEMS or any(c.isdigit() for c in t))}
         words = [w for w in dict.fromkeys(re.findall(TOKEN.pattern, topic(asked.query), re.I))
                  if set(tokenize(w)) & set(weights)]  # as the question writes them ("HS2")

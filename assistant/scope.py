@@ -48,7 +48,7 @@ COMPARISON = re.compile(r"\b(compare|compared|comparison|contrast|versus|vs\.?|d
 RECOMMENDATION = re.compile(r"\b(recommend\w*)\b", re.I)
 # Asking for the peers' recommendations (a list), not about some other body's recommendation.
 PEER_RECOMMENDATIONS = re.compile(
-    r"\bkey recommendations?\b|\b(peers?|peer team|the team|they|lga|reviewers?)\b[^?.]{0,40}\brecommend"
+    r"\bkey recommendations?\b|\b(peers?|peer team|the team|they|lga|reviewers?|reports?|review)\b[^?.]{0,40}\brecommend"
     r"|\b(list|which|what|all|main|the|any|many)\b[^?.]{0,30}\brecommendations\b|^\s*recommendations\b"
     # "What should Derbyshire do next?", "What does Derby need to do to improve?"
     r"|^\W*what\s+(should|must)\b[^?.]{0,40}\bdo\b"

@@ -226,6 +226,18 @@ def names_in(text: str, question: str) -> list[str]:
     return [r for r in runs if any(w.lower() not in asked and w.lower() not in STOPWORDS for w in r.split())]
 
 
+# Words in names that say whose thing it is, not which ("The Council's Community Safety Partnership").
+COMMON_IN_NAMES = frozenset(tokenize("council county city borough district authority"))
+
+
+def names_held(sentence: str, passage: str, question: str = "") -> bool:
+    """Whether the passage holds every name the sentence gives (a run of capitalised words that is not
+    the question's): "the Leader of Derbyshire, Barry Lewis, has been subject to a focussed Ofsted
+    inspection" is not supported by a passage on the inspection that never names him."""
+    held = set(tokenize(passage)) | set(tokenize(question)) | COMMON_IN_NAMES
+    return all(set(tokenize(name)) <= held for name in names_in(sentence, question))
+
+
 def named_for_the_question(name: str, passage: str, question: str, weights: dict[str, float]) -> bool:
     """Whether the passage's line (or sentence) naming `name` holds at least as much of the question's
     words (weighted) as every line naming someone else. "Who was the People director on the peer

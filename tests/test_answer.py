@@ -100,6 +100,17 @@ def test_a_who_answer_must_name_the_person_the_passage_gives_that_role(settings,
     assert not answer.refused and "Sally Rowe" in answer.text, answer.text
 
 
+def test_a_name_the_cited_passage_never_gives_is_not_supported(settings, retriever):
+    """The model joined the Leader's name, from elsewhere, to a passage about an Ofsted inspection."""
+    question = "What did peers say about children's services in Derbyshire?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "focussed Ofsted inspection")
+    claim = "has been subject to a focussed Ofsted inspection on child protection services in February 2018"
+    named = Assistant(settings, retriever, model=Draft(f"Children's Services, led by Barry Lewis, {claim} [{n}].")).ask(question)
+    assert "Barry Lewis" not in named.text, named.text
+    unnamed = Assistant(settings, retriever, model=Draft(f"Children's Services {claim} [{n}].")).ask(question)
+    assert not unnamed.refused and "focussed Ofsted inspection" in unnamed.text, unnamed.text
+
+
 def test_a_figure_must_stay_with_its_own_year():
     passage = ("The council's net revenue budget for 2017/18 is £215m. The strategy covers three years. "
                "Savings plans are in place. Stakeholders are less clear about the savings due by 2019/20.")
@@ -314,6 +325,15 @@ def test_a_list_is_not_the_answer_to_a_question_about_it_or_about_a_whole_subjec
     broad = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
         "What did the peers say about Derbyshire's partnership boards?")
     assert broad.kind != "list", broad.text
+
+def test_recommendations_follow_the_document_kind_and_year_the_question_names(settings, retriever):
+    press = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
+        "What were the key recommendations in Derby's press release?")
+    assert press.kind == "list" and len(press.citations) == 4, press.text  # the press release's own four
+    assert all(c.doc_id == "derby-city-2017-press-release" for c in press.citations)
+    dated = Assistant(settings, retriever).ask("What did the 2018 report recommend?")
+    assert dated.kind == "recommendations" and len(dated.citations) == 7 and "No recommendation" not in dated.text
+    assert all(c.council == DERBYSHIRE for c in dated.citations)
 
 def test_the_peer_team_is_listed_whole_each_line_cited_to_the_report(settings, assistant):
     answer = assistant.ask("Who was on the Derby peer team?")
