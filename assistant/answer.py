@@ -124,7 +124,7 @@ TEAM_WORDS = frozenset(tokenize(
     "peer peers team teams member members membership list name names sat sit served serve joined made up "
     "formed person challenge corporate review delivered all everyone everybody include included many "
     "composition make makeup role roles post posts job jobs title position service services department "
-    "responsible head"
+    "responsible head came come comes work works worked working employed"
 ))
 # Words of a question asking for recommendations that ask, not name a subject ("What should Derby do next?").
 REQUEST_WORDS = frozenset(tokenize(

@@ -63,6 +63,7 @@ TEAM = re.compile(
     rf"|\b(?:members?|membership|make-?up|composition)\s+of\s+the\s+{PEER_TEAM}"
     r"|\bpeer\s+(?:challenge\s+|review\s+)?team\s+(?:members?|membership)\b"
     r"|\bwho\s+(?:were|was|are)\s+the\s+peers\b"
+    r"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){0,3}?teams?\b(?!['’])"
     r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b",
     re.I,
 )
