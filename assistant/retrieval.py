@@ -14,7 +14,8 @@ from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.embedding import get_embedder
 from assistant.scope import (
-    COMPARISON, KIND_WORDS, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils, topic,
+    COMPARISON, EXPECTS, KIND_WORDS, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils,
+    topic,
 )
 from assistant.store import DocumentRecord, Index, load_index
 
@@ -228,6 +229,8 @@ class Retriever:
         document kinds ("press release") the filter already enforces, and the words that make a question
         a comparison don't count."""
         query = self.without_councils(scope, topic(scope.query))
+        if scope.expects:  # "What share of…", "What were the dates of…" say what kind of answer, not about what
+            query = dict(EXPECTS)[scope.expects].sub(" ", query, count=1)
         for kind in scope.kinds:
             for words in KIND_WORDS.get(kind, ()):
                 query = re.sub(rf"\b{re.escape(words)}s?\b", " ", query, flags=re.I)

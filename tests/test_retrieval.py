@@ -222,6 +222,15 @@ def test_how_much_and_how_many_are_asked_for_as_a_figure_not_as_words(retriever)
     assert not {"much", "mani", "many"} & set(retriever.question_terms(scope))
 
 
+def test_the_words_saying_what_kind_of_answer_is_wanted_are_not_asked_of_it(retriever):
+    share = retriever.analyse("What share of Derbyshire County Council services are already delivered by others?")
+    assert share.expects == "number" and "share" not in retriever.question_terms(share)
+    dates = retriever.analyse("What were the dates of the Derbyshire corporate peer challenge visit?")
+    assert dates.expects == "date" and set(retriever.question_terms(dates)) == {"visit", "corpor", "challeng"}
+    # Asked about, not asked for: "share" stays a topic word.
+    assert "share" in retriever.question_terms(retriever.analyse("Did Derby share services with Derbyshire?"))
+
+
 def test_asking_what_a_council_should_do_asks_for_the_recommendations(councils):
     next_steps = analyse("What should Derbyshire do next?", councils)
     assert next_steps.recommendations and next_steps.councils == [DERBYSHIRE]
