@@ -124,7 +124,8 @@ TEAM_WORDS = frozenset(tokenize(
     "peer peers team teams member members membership list name names sat sit served serve joined made up "
     "formed person challenge corporate review delivered all everyone everybody include included many "
     "composition make makeup role roles post posts job jobs title position service services department "
-    "responsible head came come comes work works worked working employed"
+    "responsible head came come comes work works worked working employed compare compared comparison differ "
+    "differences difference similar"
 ))
 # Words of a question asking for recommendations that ask, not name a subject ("What should Derby do next?").
 REQUEST_WORDS = frozenset(tokenize(
@@ -139,6 +140,7 @@ THEME_WORD_STEMS = frozenset(tokenize(" ".join(w for words in THEMES.values() fo
 # unanswerable question gets a list (eval/RESULTS.md). Asked what the peers said about a subject, a list
 # of examples is too narrow an answer (BROAD), as it is for a question asking for one thing (a date).
 LIST_COVERAGE = 0.5
+LIST_FOCUS = 12  # words before the colon
 BROAD = re.compile(r"^\W*(?:what|how)\s+(?:did|do|does|have|has)\b[^?]*?\b(?:say|said|find|found|report|reported|"
                    r"think|thought|conclude|make)\w*\s+(?:about|on|of|regarding)\b", re.I)
 # "How many people were on the team?" asks for the team; "the People director" names a post.
@@ -785,7 +787,9 @@ class Assistant:
         for passage in passages:
             doc = self.retriever.index.documents[passage.chunk.doc_id]
             for found in lists_in(doc.text, passage.chunk.start, passage.chunk.end):
-                words = set(tokenize(found.intro))
+                # What a list is of is named just before its colon ("…indicators that might be expected
+                # such as:"), not earlier in the sentence ("…the Council Plan has … as a priority area…").
+                words = set(tokenize(" ".join(found.intro.split()[-LIST_FOCUS:])))
                 share = sum(w for t, w in weights.items() if t in words) / sum(weights.values()) if weights else 0
                 if len(found.items) >= 2 and share >= best_share:
                     best, best_share = (found, passage, doc), share

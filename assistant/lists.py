@@ -11,11 +11,12 @@ from assistant.retrieval import SENTENCE_BREAK
 # A paragraph ending in a colon, a blank line, then list items (the cleaner writes bullets as "- ").
 LIST = re.compile(r"(?m)^(?P<intro>[^\n]*:)[ \t]*\n\n(?P<items>(?:(?:[-*]|\d+[.)]) [^\n]*(?:\n|$))+)")
 ITEM = re.compile(r"(?m)^(?:[-*]|\d+[.)]) (.*)$")
+SHORT_INTRO = 5  # words
 
 
 @dataclass
 class ReportList:
-    intro: str  # the last two sentences before the colon: "A number of services … These include:"
+    intro: str  # the sentence ending in the colon, with the one before if it is short ("These include:")
     items: list[tuple[int, int]]  # where each item's text (without its bullet) is in the document text
 
 
@@ -24,7 +25,9 @@ def lists_in(text: str, start: int, end: int) -> list[ReportList]:
     found = []
     for match in LIST.finditer(text):
         if start <= match.end("intro") - 1 < end or start <= match.start("items") < end:
-            intro = " ".join(SENTENCE_BREAK.split(match.group("intro").strip())[-2:])
+            sentences = SENTENCE_BREAK.split(match.group("intro").strip())
+            # "These include:" says what the list is only with the sentence before it.
+            intro = " ".join(sentences[-2:] if len(sentences[-1].split()) < SHORT_INTRO else sentences[-1:])
             items = [item.span(1) for item in ITEM.finditer(text, match.start("items"), match.end("items"))]
             found.append(ReportList(intro, [(a, b) for a, b in items if text[a:b].strip()]))
     return found

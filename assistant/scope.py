@@ -64,6 +64,8 @@ TEAM = re.compile(
     r"|\bpeer\s+(?:challenge\s+|review\s+)?team\s+(?:members?|membership)\b"
     r"|\bwho\s+(?:were|was|are)\s+the\s+peers\b"
     r"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){0,3}?teams?\b(?!['’])"
+    r"|\b(?:compare|comparison|differ)\w*\b[^?.]*\bpeer\s+(?:challenge\s+)?teams?\b(?!['’])"
+    r"|\bpeer\s+(?:challenge\s+)?teams\b[^?.]*\b(?:compare|differ)\w*"
     r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b",
     re.I,
 )

@@ -325,6 +325,11 @@ def test_a_list_is_not_the_answer_to_a_question_about_it_or_about_a_whole_subjec
     broad = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
         "What did the peers say about Derbyshire's partnership boards?")
     assert broad.kind != "list", broad.text
+    # The list after "…the Council Plan has 'unlock economic growth' as a priority area and … there is no
+    # reference to a large range of indicators that might be expected such as:" is of indicators.
+    priorities = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
+        "What are Derbyshire's priorities?")
+    assert priorities.kind != "list", priorities.text
 
 def test_recommendations_follow_the_document_kind_and_year_the_question_names(settings, retriever):
     press = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
@@ -347,6 +352,8 @@ def test_the_peer_team_is_listed_whole_each_line_cited_to_the_report(settings, a
     follow_up = assistant.ask("What about Derbyshire?", history=[answer.scope])
     assert follow_up.kind == "team" and all(c.council == DERBYSHIRE for c in follow_up.citations)
     assert "Judith Hurcombe, LGA Peer Challenge Manager" in follow_up.text
+    both = assistant.ask("How do Derby and Derbyshire compare on their peer teams?")
+    assert both.kind == "team" and len(both.citations) == 16 and "No line" not in both.text, both.text
 
 
 def test_a_post_on_the_peer_team_singles_out_its_holder(assistant):
