@@ -69,6 +69,7 @@ TEAM = re.compile(
     r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b",
     re.I,
 )
+ABOUT_THEM = re.compile(r"\b(them|they|those|these|which of|any of|how many of)\b", re.I)
 # "Who did he ask to deliver the recommendations?" asks about them, not for the list.
 ASKS_WHO_OR_WHEN = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?(?:who|whom|when)\b", re.I)
 OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
@@ -283,7 +284,9 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     scope.expects = next((kind for kind, pattern in EXPECTS if pattern.search(asked)), "")
     scope.periods = [financial_year(m) for m in FINANCIAL_YEAR.findall(asked)]
     scope.verdict = bool(VERDICT.search(asked))
-    scope.team = bool(TEAM.search(asked))
+    # "Which of them were councillors?" after "Who was on the Derby peer team?" asks about the same team.
+    scope.team = bool(TEAM.search(asked)) or bool(
+        previous and previous.team and not scope.recommendations and ABOUT_THEM.search(question))
     return scope
 
 

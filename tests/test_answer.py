@@ -362,6 +362,12 @@ def test_a_post_on_the_peer_team_singles_out_its_holder(assistant):
     assert "1 of its 8 peers" in people.text
     leaders = assistant.ask("Which council leaders sat on the Derby peer challenge team?")
     assert [c.quote.split(",")[0] for c in leaders.citations] == ["Cllr Phil Davies", "Cllr Chris Read"]
+    # A follow-up about "them" is about the same team; "and what did they recommend?" is not.
+    team = assistant.ask("Who was on the Derby peer team?")
+    councillors = assistant.ask("Which of them were councillors?", history=[team.scope])
+    assert councillors.kind == "team" and len(councillors.citations) == 3, councillors.text
+    assert all(c.quote.startswith("Cllr") for c in councillors.citations)
+    assert assistant.ask("and what did they recommend?", history=[team.scope]).kind == "recommendations"
     # No one's post mentions finance: the whole team is listed, and the answer says why.
     finance = assistant.ask("Who was the finance director on the Derby peer team?")
     assert len(finance.citations) == 8 and "No line of the team list mentions “finance”" in finance.text
