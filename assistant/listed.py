@@ -122,7 +122,8 @@ def list_answer(retriever: Retriever, scope: Scope, passages: list[Passage]) -> 
         return None
     found, passage, doc = best
     clean = CleanText(doc.text, [tuple(pair) for pair in doc.line_map])
-    lines = [f"**{doc.council} — {doc.title}, {doc.date[:4]}:** “{found.intro}”"]
+    source = doc.title if doc.council in doc.title else f"{doc.council} — {doc.title}"
+    lines = [f"**{source} ({doc.date[:4]}):** “{found.intro}”"]
     citations, shown = [], []
     for start, end in found.items:
         n = len(citations) + 1
