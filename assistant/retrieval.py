@@ -23,8 +23,11 @@ TOKEN = re.compile(r"[a-z0-9]+(?:[.,/][0-9]+)*")
 STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i in into is it its "
     "me my of on or our s say said says should so than that the their them then there these they this those "
-    "to was we were what when where which who whom why will with would you your about tell".split()
+    "to was we were what when where which who whom why will with would you your about tell while whilst "
+    "during upon via".split()
 )
+# Words the reports write as one ("onsite") and questions often as two ("on site").
+COMPOUND = re.compile(r"\bon[- ]site\b")
 MODES = ("hybrid", "dense", "lexical")
 QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
@@ -57,7 +60,7 @@ RARE_IN_PASSAGES = 3
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
-    words = [w for w in TOKEN.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
+    words = [w for w in TOKEN.findall(COMPOUND.sub("onsite", text.lower().replace("’", "'"))) if w not in STOPWORDS]
     return stemmer().stemWords(words)
 
 
