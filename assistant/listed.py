@@ -145,9 +145,11 @@ def team_answer(retriever: Retriever, peers: list[Peer], scope: Scope, filters: 
     asked = NOT_A_POST.sub(" ", strip_councils(scope.query, retriever.councils))
     terms = set(tokenize(asked)) - TEAM_WORDS
     lines, citations, passages = [], [], []
+    unanswered = True  # no team's list holds every word of the question
     for council in dict.fromkeys(p.council for p in peers):
         team = [p for p in peers if p.council == council]
         missing = unlisted(team, terms)
+        unanswered = unanswered and bool(missing)
         chosen, singled_out = matching(team, terms) if not missing else (team, False)
         count = f"{len(team)} peer{'s' * (len(team) != 1)}"
         count = f"{len(chosen)} of its {count}" if singled_out else count
@@ -155,14 +157,17 @@ def team_answer(retriever: Retriever, peers: list[Peer], scope: Scope, filters: 
         if missing:
             said = join_words([f"“{w}”" for w in dict.fromkeys(TOKEN.findall(asked.lower()))
                                if set(tokenize(w)) & missing])
-            lines.append(f"No line of the team list mentions {said}, so the whole team is listed.")
+            lines.append(f"The reports do not say: no line of the team list mentions {said}. The whole team is listed.")
         for peer in chosen:
             n = len(citations) + 1
             lines.append(f"- {peer.text} [{n}]")
             passage = record_passage(n, f"{peer.doc_id}@peer{peer.start}", vars(peer))
             passages.append(passage)
             citations.append(Citation.from_passage(n, passage, peer.text))
-    return Answer(scope.question, scope, "\n".join(lines).strip(), citations, passages, kind="team")
+    # "Who was the finance director on the team?" when no one's post is finance: the list is shown, but
+    # as what was found, not as the answer.
+    return Answer(scope.question, scope, "\n".join(lines).strip(), citations, passages, refused=unanswered,
+                  kind="team")
 
 
 

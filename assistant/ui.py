@@ -388,7 +388,7 @@ def answer_message(answer: Answer, turn: int) -> str:
 
     numbers = {c.n for c in answer.citations}
     parts = [linked(chat_safe(answer.text), numbers, turn)]
-    if answer.refused and answer.citations:
+    if answer.refused and answer.citations and answer.kind == "refusal":  # a team list shows its own lines
         nearest = "; ".join(f"[[{c.n}]](#cite-{turn}-{c.n}) {chat_safe(c.council)}, {chat_safe(c.section or c.title)}"
                             for c in answer.citations)
         parts.append(f"Nearest passages (not checked as an answer): {nearest}")

@@ -353,7 +353,7 @@ def test_the_peer_team_is_listed_whole_each_line_cited_to_the_report(settings, a
     assert follow_up.kind == "team" and all(c.council == DERBYSHIRE for c in follow_up.citations)
     assert "Judith Hurcombe, LGA Peer Challenge Manager" in follow_up.text
     both = assistant.ask("How do Derby and Derbyshire compare on their peer teams?")
-    assert both.kind == "team" and len(both.citations) == 16 and "No line" not in both.text, both.text
+    assert both.kind == "team" and len(both.citations) == 16 and "no line" not in both.text, both.text
 
 
 def test_a_post_on_the_peer_team_singles_out_its_holder(assistant):
@@ -370,7 +370,8 @@ def test_a_post_on_the_peer_team_singles_out_its_holder(assistant):
     assert assistant.ask("and what did they recommend?", history=[team.scope]).kind == "recommendations"
     # No one's post mentions finance: the whole team is listed, and the answer says why.
     finance = assistant.ask("Who was the finance director on the Derby peer team?")
-    assert len(finance.citations) == 8 and "No line of the team list mentions “finance”" in finance.text
+    assert len(finance.citations) == 8 and finance.refused
+    assert "The reports do not say: no line of the team list mentions “finance”" in finance.text
 
 
 def test_the_team_list_of_a_newly_added_report_is_read(tmp_path):
