@@ -251,3 +251,9 @@ def test_asking_who_was_on_a_peer_team_is_told_from_asking_what_the_team_did(cou
                      "What were the findings of the Derby peer team?", "How long was the peer team on site?",
                      "What was said in the Derby peer team's report?", "What did peers find in the Derby senior team?"):
         assert not analyse(question, councils).team, question
+
+
+def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
+    assert tokenize("on site") == tokenize("on-site") == tokenize("onsite")
+    scope = retriever.analyse("What did the Derbyshire peer team do while on site?")
+    assert set(retriever.question_terms(scope)) == {"onsit"}
