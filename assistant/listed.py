@@ -35,7 +35,6 @@ THEME_WORD_STEMS = frozenset(tokenize(" ".join(w for words in THEMES.values() fo
 # unanswerable question gets a list (eval/RESULTS.md). Asked what the peers said about a subject, a list
 # of examples is too narrow an answer (BROAD), as it is for a question asking for one thing (a date).
 LIST_COVERAGE = 0.5
-LIST_FOCUS = 12  # words before the colon
 BROAD = re.compile(r"^\W*(?:what|how)\s+(?:did|do|does|have|has)\b[^?]*?\b(?:say|said|find|found|report|reported|"
                    r"think|thought|conclude|make)\w*\s+(?:about|on|of|regarding)\b", re.I)
 # "How many people were on the team?" asks for the team; "the People director" names a post.
@@ -112,9 +111,7 @@ def list_answer(retriever: Retriever, scope: Scope, passages: list[Passage]) -> 
     for passage in passages:
         doc = retriever.index.documents[passage.chunk.doc_id]
         for found in lists_in(doc.text, passage.chunk.start, passage.chunk.end):
-            # What a list is of is named just before its colon ("…indicators that might be expected
-            # such as:"), not earlier in the sentence ("…the Council Plan has … as a priority area…").
-            words = set(tokenize(" ".join(found.intro.split()[-LIST_FOCUS:])))
+            words = set(tokenize(found.subject))
             share = sum(w for t, w in weights.items() if t in words) / sum(weights.values()) if weights else 0
             if len(found.items) >= 2 and share >= best_share:
                 best, best_share = (found, passage, doc), share

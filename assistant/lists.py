@@ -12,11 +12,17 @@ from assistant.retrieval import SENTENCE_BREAK
 LIST = re.compile(r"(?m)^(?P<intro>[^\n]*:)[ \t]*\n\n(?P<items>(?:(?:[-*]|\d+[.)]) [^\n]*(?:\n|$))+)")
 ITEM = re.compile(r"(?m)^(?:[-*]|\d+[.)]) (.*)$")
 SHORT_INTRO = 5  # words
+# What a list is of is named just before its colon ("…indicators that might be expected such as:"), not
+# earlier in a long sentence ("…the Council Plan has … as a priority area…").
+SUBJECT_WORDS = 12
+# "These are the areas…:" and "These include:" name the list by the sentence before them.
+POINTS_BACK = re.compile(r"^(these|this|they|those|it|such)\b", re.I)
 
 
 @dataclass
 class ReportList:
-    intro: str  # the sentence ending in the colon, with the one before if it is short ("These include:")
+    intro: str  # the sentence ending in the colon, with the one before when it points back ("These include:")
+    subject: str  # the words saying what the list is of
     items: list[tuple[int, int]]  # where each item's text (without its bullet) is in the document text
 
 
@@ -25,9 +31,12 @@ def lists_in(text: str, start: int, end: int) -> list[ReportList]:
     found = []
     for match in LIST.finditer(text):
         if start <= match.end("intro") - 1 < end or start <= match.start("items") < end:
-            sentences = SENTENCE_BREAK.split(match.group("intro").strip())
-            # "These include:" says what the list is only with the sentence before it.
-            intro = " ".join(sentences[-2:] if len(sentences[-1].split()) < SHORT_INTRO else sentences[-1:])
+            *before, last = SENTENCE_BREAK.split(match.group("intro").strip())
+            subject = " ".join(last.split()[-SUBJECT_WORDS:])
+            intro = last
+            if before and (len(last.split()) < SHORT_INTRO or POINTS_BACK.match(last)):
+                intro = f"{before[-1]} {last}"
+                subject = f"{before[-1]} {subject}"
             items = [item.span(1) for item in ITEM.finditer(text, match.start("items"), match.end("items"))]
-            found.append(ReportList(intro, [(a, b) for a, b in items if text[a:b].strip()]))
+            found.append(ReportList(intro, subject, [(a, b) for a, b in items if text[a:b].strip()]))
     return found

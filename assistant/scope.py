@@ -62,7 +62,7 @@ TEAM = re.compile(
     rf"\b(?:on|in|joined|made up|formed)\s+the\s+{PEER_TEAM}"
     rf"|\b(?:members?|membership|make-?up|composition)\s+of\s+the\s+{PEER_TEAM}"
     r"|\bpeer\s+(?:challenge\s+|review\s+)?team\s+(?:members?|membership)\b"
-    r"|\bwho\s+(?:were|was|are)\s+the\s+peers\b"
+    r"|\bwho\s+(?:were|was|are)\s+the\s+peers\b|^\W*(?:list|name)\s+(?:all\s+)?(?:of\s+)?the\s+peers\b"
     r"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){0,3}?teams?\b(?!['’])"
     r"|\b(?:compare|comparison|differ)\w*\b[^?.]*\bpeer\s+(?:challenge\s+)?teams?\b(?!['’])"
     r"|\bpeer\s+(?:challenge\s+)?teams\b[^?.]*\b(?:compare|differ)\w*"

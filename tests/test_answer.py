@@ -315,6 +315,10 @@ def test_a_list_the_report_introduces_is_given_whole_each_item_cited(settings, r
     for c in pledges.citations:  # each item verbatim, at its own lines of the file (one item wraps)
         assert " ".join(original[c.line_start - 1:c.line_end]) == c.quote, c
     assert any(c.line_end == c.line_start + 1 for c in pledges.citations)
+    # "These are the areas…:" names its list by the sentence before it ("…the following five questions…").
+    five = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
+        "What five questions did the peer challenge consider?")
+    assert five.kind == "list" and len(five.citations) == 5, five.text
 
 
 def test_a_list_is_not_the_answer_to_a_question_about_it_or_about_a_whole_subject(settings, retriever):

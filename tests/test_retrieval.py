@@ -245,7 +245,7 @@ def test_asking_who_was_on_a_peer_team_is_told_from_asking_what_the_team_did(cou
     for question in ("Who was on the Derby peer team?", "List the members of the Derby City Council peer team",
                      "Which council leaders sat on the Derby peer challenge team?", "Who were the peers?",
                      "How many people were on the Derbyshire peer team?", "Who delivered the Derby peer challenge?",
-                     "Which peers came from county councils on the Derbyshire team?"):
+                     "Which peers came from county councils on the Derbyshire team?", "List the peers"):
         assert analyse(question, councils).team, question
     for question in ("What did the peer team find on Derby's finances?", "Who did the peer team meet?",
                      "What were the findings of the Derby peer team?", "How long was the peer team on site?",
