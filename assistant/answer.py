@@ -9,12 +9,12 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
 from assistant.scope import KIND_WORDS, Council, Scope, as_question, find_councils, topic
-from assistant.team import Peer
 from assistant.team import extract as peer_team
 from assistant.verify import (
     LINK,
@@ -690,7 +690,7 @@ class Assistant:
         yield Event("answer", answer)
 
     @cached_property
-    def peers(self) -> list[Peer]:
+    def peers(self) -> list[Chunk]:
         return [p for doc in self.retriever.index.documents.values() for p in peer_team(doc)]
 
 

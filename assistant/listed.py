@@ -8,11 +8,11 @@ import re
 from dataclasses import replace
 
 from assistant.answer import Answer, Citation, join_words
-from assistant.cleaning import CleanText
+from assistant.chunking import Chunk
 from assistant.lists import lists_in
 from assistant.retrieval import TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils, tokenize
 from assistant.scope import RECOMMENDATION, THEME_NAMES, THEMES, Scope, topic
-from assistant.team import Peer, matching, unlisted
+from assistant.team import matching, unlisted
 
 # Words of a question on the peer team that ask for it, not for one post on it ("the People director").
 TEAM_WORDS = frozenset(tokenize(
@@ -118,21 +118,19 @@ def list_answer(retriever: Retriever, scope: Scope, passages: list[Passage]) -> 
     if best is None:
         return None
     found, passage, doc = best
-    clean = CleanText(doc.text, [tuple(pair) for pair in doc.line_map])
     source = doc.title if doc.council in doc.title else f"{doc.council} — {doc.title}"
     lines = [f"**{source} ({doc.date[:4]}):** “{found.intro}”"]
     citations, shown = [], []
     for start, end in found.items:
         n = len(citations) + 1
-        record = dict(doc_id=doc.doc_id, title=doc.title, council=doc.council, date=doc.date,
-                      source_path=doc.source_path, section=passage.chunk.section, text=doc.text[start:end],
-                      start=start, end=end, line_start=clean.line_at(start), line_end=clean.line_at(end - 1))
-        shown.append(record_passage(n, f"{doc.doc_id}@item{start}", record))
-        citations.append(Citation.from_passage(n, shown[-1], record["text"]))
-        lines.append(f"- {record['text']} [{n}]")
+        item = doc.excerpt(start, end, f"{doc.doc_id}@item{start}", passage.chunk.section)
+        shown.append(Passage(item, 1.0, n - 1, n=n))
+        citations.append(Citation.from_passage(n, shown[-1], item.text))
+        lines.append(f"- {item.text} [{n}]")
     return Answer(scope.question, scope, "\n".join(lines), citations, shown, kind="list")
 
-def team_answer(retriever: Retriever, peers: list[Peer], scope: Scope, filters: Filters | None) -> Answer | None:
+
+def team_answer(retriever: Retriever, peers: list[Chunk], scope: Scope, filters: Filters | None) -> Answer | None:
     """Who was on the peer team, from the team lists of the reports: the whole team, or the peers
     whose posts the question names ("the People director"), each line cited."""
     councils = filters.councils if filters and filters.councils else scope.councils
@@ -158,7 +156,7 @@ def team_answer(retriever: Retriever, peers: list[Peer], scope: Scope, filters: 
         for peer in chosen:
             n = len(citations) + 1
             lines.append(f"- {peer.text} [{n}]")
-            passage = record_passage(n, f"{peer.doc_id}@peer{peer.start}", vars(peer))
+            passage = Passage(peer, 1.0, n - 1, n=n)
             passages.append(passage)
             citations.append(Citation.from_passage(n, passage, peer.text))
     # "Who was the finance director on the team?" when no one's post is finance: the list is shown, but
@@ -169,9 +167,7 @@ def team_answer(retriever: Retriever, peers: list[Peer], scope: Scope, filters: 
 
 
 def record_passage(n: int, chunk_id: str, record: dict) -> Passage:
-    """One record's span of its document (a recommendation, a peer) as passage n of an answer."""
-    from assistant.chunking import Chunk
-
+    """A recommendation record's span of its document as passage n of an answer."""
     chunk = Chunk(chunk_id, record["doc_id"], record["title"], record["council"], "", record["date"],
                   record["source_path"], record["section"], record["text"], record["start"], record["end"],
                   record["line_start"], record["line_end"], 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.cleaning import CleanText
 from assistant.scope import THEMES
 
 SECTION = re.compile(r"^(#{1,6})\s+(?:\d+\.?\s*)?(?:the\s+)?(?:peer team['’]s\s+)?key recommendations\b.*$", re.I | re.M)
@@ -65,7 +64,6 @@ def extract(doc) -> list[Recommendation]:
     if span is None:
         return []
     section = SECTION.search(doc.text).group(0).lstrip("#").strip()
-    clean = CleanText(doc.text, [tuple(p) for p in doc.line_map])
     items: list[list[int]] = []  # [start, end] of each recommendation
     top_kind = None  # "numbered" or "bullet": whichever the first item uses; the other kind is a sub-item
     offset = span[0]
@@ -89,13 +87,14 @@ def extract(doc) -> list[Recommendation]:
         content = re.sub(r"\s+", " ", first.group(2)).strip()
         headline = FIRST_SENTENCE.match(content)
         main, touched = themes_of(body)
+        line_start, line_end = doc.line_span(start, end)
         records.append(Recommendation(
             council=doc.council, doc_id=doc.doc_id, title=doc.title, date=doc.date,
             source_path=doc.source_path, section=section,
             number=int(explicit) if explicit else number,
             headline=(headline.group(1) if headline else content).strip(),
             text=body, theme=main, themes=[main] + [t for t in touched if t != main], start=start, end=end,
-            line_start=clean.line_at(start), line_end=clean.line_at(end - 1),
+            line_start=line_start, line_end=line_end,
         ))
     return records
 

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from assistant.cleaning import CleanText
 from assistant.config import Settings
 from assistant.corpus import document_fingerprint, load_document, source_files
 from assistant.errors import AssistantError
@@ -62,6 +63,15 @@ class DocumentRecord:
     @property
     def year(self) -> int | None:
         return int(self.date[:4]) if self.date[:4].isdigit() else None
+
+    def line_span(self, start: int, end: int) -> tuple[int, int]:
+        """First and last lines of the original file that text[start:end] came from."""
+        return CleanText(self.text, [tuple(pair) for pair in self.line_map]).line_span(start, end)
+
+    def excerpt(self, start: int, end: int, chunk_id: str, section: str) -> Chunk:
+        """text[start:end] as a passage to cite (a peer's line, a list item), with its original lines."""
+        return Chunk(chunk_id, self.doc_id, self.title, self.council, self.kind, self.date, self.source_path,
+                     section, self.text[start:end], start, end, *self.line_span(start, end), tokens=0)
 
 
 class VectorStore(Protocol):

@@ -1,13 +1,12 @@
-"""The peer team each report lists ("The peers who delivered the peer challenge at … were:"), one record
+"""The peer team each report lists ("The peers who delivered the peer challenge at … were:"), one passage
 a peer, so "who was on the peer team?" gets the whole list, each line cited."""
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
-from assistant.cleaning import CleanText
+from assistant.chunking import Chunk
 from assistant.retrieval import tokenize
 
 # LGA feedback reports introduce their team with one of these; the list follows on the next lines.
@@ -22,28 +21,13 @@ HEADING = re.compile(r"^#{1,6}\s+(.*)$", re.M)
 MOST_WORDS = 25
 
 
-@dataclass
-class Peer:
-    council: str
-    doc_id: str
-    title: str
-    date: str
-    source_path: str
-    section: str
-    text: str  # the line as written, without its bullet: "Sally Rowe, Corporate Director: People, Luton Borough Council"
-    start: int
-    end: int
-    line_start: int
-    line_end: int
-
-
-def extract(doc) -> list[Peer]:
-    """The peers one indexed document (a store.DocumentRecord) lists, in its order; [] if it lists none."""
+def extract(doc) -> list[Chunk]:
+    """The peers one indexed document (a store.DocumentRecord) lists, in its order, one line each; [] if it
+    lists none."""
     found = INTRODUCTION.search(doc.text)
     if not found:
         return []
     headings = [h.group(1).strip() for h in HEADING.finditer(doc.text, 0, found.start())]
-    clean = CleanText(doc.text, [tuple(p) for p in doc.line_map])
     peers = []
     offset = found.end()
     for line in doc.text[found.end():].splitlines(keepends=True):
@@ -58,22 +42,20 @@ def extract(doc) -> list[Peer]:
         bullet = LIST_ITEM.match(line)
         start += bullet.end() if bullet else len(line) - len(line.lstrip())
         end = start + len(doc.text[start:offset].rstrip())
-        peers.append(Peer(doc.council, doc.doc_id, doc.title, doc.date, doc.source_path,
-                          headings[-1] if headings else "", doc.text[start:end], start, end,
-                          clean.line_at(start), clean.line_at(end - 1)))
+        peers.append(doc.excerpt(start, end, f"{doc.doc_id}@peer{start}", headings[-1] if headings else ""))
     return peers
 
 
-def words_of(peer: Peer) -> set[str]:
+def words_of(peer: Chunk) -> set[str]:
     return set(tokenize(peer.text)) | ({"councillor"} if re.search(r"\bCllr\b", peer.text) else set())
 
 
-def unlisted(peers: list[Peer], terms: set[str]) -> set[str]:
+def unlisted(peers: list[Chunk], terms: set[str]) -> set[str]:
     """The question's words that no peer's line holds ("finance" in "the finance director")."""
     return terms - set().union(*map(words_of, peers))
 
 
-def matching(peers: list[Peer], terms: set[str]) -> tuple[list[Peer], bool]:
+def matching(peers: list[Chunk], terms: set[str]) -> tuple[list[Chunk], bool]:
     """The peers whose lines hold most of the question's (stemmed) words that tell peers apart ("the
     People director"), and whether any word did; else all peers. A word in more than half the lines
     ("council") tells no one apart."""
