@@ -14,7 +14,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
-from assistant.scope import KIND_WORDS, Council, Scope, as_question, find_councils, topic
+from assistant.scope import Council, Scope, as_question, find_councils, topic, without_kinds
 from assistant.team import extract as peer_team
 from assistant.verify import (
     LINK,
@@ -697,10 +697,7 @@ class Assistant:
 def without_kinds_and_years(scope: Scope) -> Scope:
     """The question as if it named no document kind or year: the words naming them leave the query too,
     so the answer is not asked to mention a press release that does not exist."""
-    query = scope.query
-    for kind in scope.kinds:
-        for words in KIND_WORDS.get(kind, ()):
-            query = re.sub(rf"\b{re.escape(words)}s?\b", " ", query, flags=re.I)
+    query = without_kinds(scope.query, scope.kinds)
     for year in scope.years:
         query = re.sub(rf"\b{year}\b", " ", query)
     return replace(scope, query=re.sub(r"\s+", " ", query).strip(), kinds=[], years=[])

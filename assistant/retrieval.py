@@ -14,8 +14,8 @@ from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.embedding import get_embedder
 from assistant.scope import (
-    COMPARISON, EXPECTS, KIND_WORDS, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils,
-    topic,
+    COMPARISON, EXPECTS, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils, topic,
+    without_kinds,
 )
 from assistant.store import DocumentRecord, Index, load_index
 
@@ -234,9 +234,7 @@ class Retriever:
         query = self.without_councils(scope, topic(scope.query))
         if scope.expects:  # "What share of…", "What were the dates of…" say what kind of answer, not about what
             query = dict(EXPECTS)[scope.expects].sub(" ", query, count=1)
-        for kind in scope.kinds:
-            for words in KIND_WORDS.get(kind, ()):
-                query = re.sub(rf"\b{re.escape(words)}s?\b", " ", query, flags=re.I)
+        query = without_kinds(query, scope.kinds)
         if scope.comparison:
             query = COMPARISON.sub(" ", query)
         ignored = self.question_stems | (self.verdict_stems if scope.verdict else set())

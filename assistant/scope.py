@@ -290,6 +290,14 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     return scope
 
 
+def without_kinds(text: str, kinds: list[str]) -> str:
+    """The text without the words naming the given document kinds ("press release")."""
+    for kind in kinds:
+        for words in KIND_WORDS.get(kind, ()):
+            text = re.sub(rf"\b{re.escape(words)}s?\b", " ", text, flags=re.I)
+    return text
+
+
 def topic(question: str) -> str:
     """The question without the words that frame it: "What did peers say about Derby's accounts?" gives
     "Derby's accounts?"."""
