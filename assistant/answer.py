@@ -14,7 +14,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
                                  tokenize)
-from assistant.scope import Council, Scope, as_question, find_councils, topic, without_kinds
+from assistant.scope import Council, Scope, as_question, find_councils, names_asked, topic, without_kinds
 from assistant.team import extract as peer_team
 from assistant.verify import (
     LINK,
@@ -364,12 +364,15 @@ def draft_note(answer: Answer) -> str:
     return "; ".join(notes) + "." if notes else ""
 
 
-def refusal(question: str, scope: Scope, passages: list[Passage], why: str, drafted: bool = False) -> Answer:
+def refusal(question: str, scope: Scope, passages: list[Passage], why: str, drafted: bool = False,
+            unmentioned: str = "") -> Answer:
     """"The reports do not say", with the nearest passages. When the model's draft failed the checks, the
-    passages may still hold the answer in other words, so the text does not claim that none does."""
+    passages may still hold the answer in other words, so the text does not claim that none does. When
+    the question names something no document in its scope mentions, the text names it."""
     subject = " or ".join(scope.councils) if scope.councils else "the indexed reports"
     text = (f"{NOT_IN_REPORTS[:-1]} this in words that could be checked in {subject}. {why} The nearest passages "
             "are below; the answer may still be in them, put another way." if drafted else
+            f"{NOT_IN_REPORTS[:-1]} this: nothing in {subject} mentions “{unmentioned}”. {why}" if unmentioned else
             f"{NOT_IN_REPORTS[:-1]} this: nothing in {subject} answers it. {why}".strip())
     nearest = [Citation.from_passage(p.n, p, best_quote(question, p.chunk.text)) for p in passages[:3]]
     return Answer(question, scope, text, citations=nearest, passages=passages, refused=True, kind="refusal")
@@ -456,6 +459,11 @@ class Assistant:
         yield Event("passages", passages)
         if scope.ambiguous and not has_explicit_council:
             answer = clarification(question, scope, self.retriever, passages)
+        elif unmentioned := self.unmentioned(scope, filters):
+            name, elsewhere = unmentioned
+            where = f"It appears only in {'; '.join(elsewhere)}. " if elsewhere else ""
+            answer = refusal(question, scope, passages, f"{where}The closest passages found are shown below.",
+                             unmentioned=name)
         elif not relevant(passages, self.retriever.coverage(scope, passages)):
             answer = refusal(question, scope, passages, "The closest passages found are shown below.")
         else:
@@ -466,6 +474,17 @@ class Assistant:
         answer.timings.update(timings)
         answer.timings["total"] = time.perf_counter() - started
         yield Event("answer", answer)
+
+    def unmentioned(self, scope: Scope, filters: Filters | None) -> tuple[str, list[str]] | None:
+        """A name the question gives that no document in its scope mentions ("What is the Vision Derbyshire
+        approach?"), with the titles of any documents outside the scope that do. The passages found are
+        then about something else, and a small model answers from them as if they were on the name."""
+        admits = merge_filters(scope, filters).admits
+        for name in names_asked(scope.question, self.retriever.councils):
+            found = self.retriever.mentioning(name)
+            if not any(admits(doc) for doc in found):
+                return name, [doc.title for doc in found]
+        return None
 
     def generate(self, question: str, scope: Scope, passages: list[Passage], most: int = MAX_DRAFT_SENTENCES):
         """Stream the model's answer, then verify it; a generator whose return value is the Answer.

@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -165,6 +165,17 @@ class Retriever:
 
     def analyse(self, question: str, history: list[Scope] | None = None) -> Scope:
         return analyse(question, self.councils, history)
+
+    @cached_property
+    def document_words(self) -> dict[str, str]:
+        """Each document's text as its stemmed words, space-separated, for finding a name's words in a row."""
+        return {doc_id: f" {' '.join(tokenize(doc.text))} " for doc_id, doc in self.index.documents.items()}
+
+    def mentioning(self, name: str) -> list[DocumentRecord]:
+        """The documents holding the name's words in a row ("Director of Public Health", "HS2")."""
+        words = " ".join(tokenize(name))
+        return [self.index.documents[doc_id] for doc_id, text in self.document_words.items()
+                if words and f" {words} " in text]
 
     def allowed_positions(self, filters: Filters | None) -> np.ndarray | None:
         if not filters:

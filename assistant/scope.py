@@ -218,6 +218,46 @@ def find_councils(text: str, councils: list[Council]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+# A name as a question gives it: capitalised words, which "of", "for" or "&" may join ("Director of Public
+# Health"), or a phrase in quotation marks.
+NAME = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:(?:of|for|&)\s+)?[A-Z][\w'’-]*)*|[\"“‘]([^\"”’]{3,60})[\"”’]")
+ACRONYM = re.compile(r"^[A-Z]{2,}\s+|\s+[A-Z]{2,}$")  # "LGA Principal Adviser" is two names
+# Words a question starts with that are not part of a name: "Which Chinese city…?".
+OPENERS = frozenset("""what which who whom whose when where why how is are was were do does did can could should would
+will has have had list name give tell summarise summarize describe explain show compare according in on for
+at the a an and but so then please""".split())
+
+
+def names_asked(question: str, councils: list[Council]) -> list[str]:
+    """The names a question gives that are specific enough that reports not mentioning them cannot answer
+    it: two or more capitalised words ("Vision Derbyshire", "Director of Public Health"), a word with a
+    figure ("COVID-19"), or a quoted phrase. A lone capitalised word may be an adjective or an example
+    ("Chinese", "Twitter"), and an acronym may be spelt out in the reports ("SEND"), so neither counts.
+    A council's name ends a name where it is possessive or the full name ("Derby's Council House");
+    a short one inside a name stays part of it ("the Derby Plan"). A question written in capitals
+    throughout names nothing this way."""
+    for alias in sorted({a for c in councils for a in c.aliases}, key=len, reverse=True):
+        question = alias_pattern(alias).sub(
+            lambda m: " , " if m.group(0)[-2:] in ("'s", "’s") or " " in alias else m.group(0), question)
+    first = re.match(r"\W*([A-Za-z][\w'’-]*)(\s+[A-Z])?", question)
+    if first and (first.group(1).lower() in OPENERS or not first.group(2)):
+        question = " , " + question[first.end(1):]
+    words = re.findall(r"[A-Za-z][\w'’-]*", question)
+    if sum(w[0].isupper() for w in words) > max(3, len(words) // 2):
+        return []
+    council_words = {w.lower() for c in councils for a in c.aliases for w in a.split()} | {"of", "for", "&"}
+    names = []
+    for m in NAME.finditer(question):
+        if m.group(1):
+            names.append(m.group(1).strip())
+            continue
+        for name in ACRONYM.sub(" , ", re.sub(r"['’]s$", "", m.group(0))).split(" , "):
+            name = name.strip()
+            if (" " in name or re.search(r"\d", name)) and not set(name.lower().split()) <= council_words:
+                names.append(name)
+    return names
+
+
 def find_kinds(text: str) -> list[str]:
     lowered = text.lower()
     return [kind for kind, words in KIND_WORDS.items() if any(w in lowered for w in words)]

@@ -821,3 +821,17 @@ def test_a_failed_warm_up_is_logged_for_the_first_question_to_report(settings, c
 
     Backend(settings.replace(model="/no/such/model.gguf")).warm_up()  # must not raise in its thread
     assert "Could not load the models in advance" in caplog.text and "/no/such/model.gguf" in caplog.text
+
+
+def test_a_question_naming_what_no_document_in_its_scope_mentions_is_refused_before_the_model(settings, retriever):
+    """Passages found for "the Vision Derbyshire approach" are about the council's vision, and a small model
+    answers from them as if they were on the approach the question names."""
+    model = Draft("The council needs a clear vision [1].")
+    answer = Assistant(settings, retriever, model=model).ask("What is the Vision Derbyshire approach?")
+    assert answer.refused and "mentions “Vision Derbyshire”" in answer.text and not model.prompt, answer.text
+    answer = Assistant(settings, retriever, model=model).ask("What did peers say about Infinity Park in Derbyshire?")
+    assert answer.refused and "It appears only in Derby City Council" in answer.text, answer.text
+    question = "Derbyshire Children's Partnership: what is it?"
+    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Locality")
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)
+    assert not answer.refused and "Derbyshire Children's Partnership" in answer.text, answer.text

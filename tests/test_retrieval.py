@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.retrieval import Filters, tokenize
-from assistant.scope import analyse, build_councils
+from assistant.scope import analyse, build_councils, names_asked
 
 DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
 
@@ -257,3 +257,26 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     assert tokenize("on site") == tokenize("on-site") == tokenize("onsite")
     scope = retriever.analyse("What did the Derbyshire peer team do while on site?")
     assert set(retriever.question_terms(scope)) == {"onsit"}
+
+
+@pytest.mark.parametrize("question, names", [
+    ("What is the Vision Derbyshire approach?", ["Vision Derbyshire"]),  # a council's short name inside a name
+    ("Who is Derby City Council's Director of Public Health?", ["Director of Public Health"]),
+    ("What did the LGA Principal Adviser say?", ["Principal Adviser"]),  # an acronym is a name of its own
+    ("Derbyshire Children's Partnership: what is it?", ["Derbyshire Children's Partnership"]),
+    ("Did peers mention COVID-19 in Derby?", ["COVID-19"]),
+    ('Where does the report say "wartime spirit"?', ["wartime spirit"]),
+    # A lone capitalised word, an acronym, a council, and a question in capitals throughout name nothing.
+    ("Which Chinese city is Derby's Leader building links with?", []),
+    ("Can Derby staff use Twitter and Facebook for work?", []),
+    ("How do Derby and Derbyshire compare on SEND?", []),
+    ("What Did Peers Say About Derby City Council Finances?", []),
+])
+def test_the_names_a_question_gives(councils, question, names):
+    assert names_asked(question, councils) == names
+
+
+def test_a_name_is_found_where_its_words_stand_together(retriever):
+    assert {d.council for d in retriever.mentioning("Infinity Park")} == {DERBY}
+    assert retriever.mentioning("Locality Children's Partnership")  # the reports have the plural
+    assert not retriever.mentioning("Vision Derbyshire")  # both words are in the reports, never together
