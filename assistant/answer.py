@@ -12,8 +12,8 @@ from functools import cached_property
 from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils,
-                                 tokenize)
+from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, mentions, merge_filters,
+                                 strip_councils, tokenize)
 from assistant.scope import Council, Scope, as_question, find_councils, names_asked, topic, without_kinds
 from assistant.team import extract as peer_team
 from assistant.verify import (
@@ -538,18 +538,27 @@ class Assistant:
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
                                            self.retriever.councils)
         terms = self.retriever.question_terms(scope)
-        kept = []
+        # "What did peers say about the Derby Plan?" is not answered from a passage on another plan.
+        names = names_asked(scope.question, self.retriever.councils)
+        by_n = {p.n: p for p in passages}
+        kept, elsewhere = [], []
         for s in sentences:
             theirs = self.context_words(s, passages)
             s.grounded = " ".join(w for w in TOKEN.findall(s.claim.lower().replace("’", "'"))
                                   if set(tokenize(w)) <= theirs)
             if self.restates(terms, s.text, theirs):
                 removed.append(s.text)
+            elif not all(any(mentions(by_n[n].chunk.text, name) for n in s.citations) for name in names):
+                elsewhere.append(s.text)
             else:
                 kept.append(s)
         sentences, off_topic = self.on_topic(scope, kept)
+        off_topic += elsewhere
         coverage = self.retriever.text_coverage(scope, [s.grounded for s in sentences]) if sentences else None
         why = self.why_not_shown(raw, scope, sentences, passages, coverage)
+        if elsewhere and not sentences:
+            named = join_words([f"“{name}”" for name in names])
+            why = f"The passages the model's answer cites do not mention {named}, so it is not shown."
         if why:
             answer = refusal(question, scope, passages, why, drafted=bool(raw) and not is_refusal(raw))
         else:

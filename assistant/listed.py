@@ -26,7 +26,8 @@ TEAM_WORDS = frozenset(tokenize(
 REQUEST_WORDS = frozenset(tokenize(
     "key main next need needs improve change do make made give suggest suggested suggestions action actions "
     "step steps area areas top most important all peer challenge corporate lga concern concerns concerning "
-    "regarding relating relate related around within between across become get"
+    "regarding relating relate related around within between across become get got receive received given "
+    "issue issued number total"
 ))
 THEME_NAME_STEMS = frozenset(tokenize(" ".join(THEME_NAMES)))
 THEME_WORD_STEMS = frozenset(tokenize(" ".join(w for words in THEMES.values() for w in words if " " not in w)))

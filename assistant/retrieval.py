@@ -70,6 +70,12 @@ def word_runs(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + 5]) for i in range(len(words) - 4)}
 
 
+def mentions(text: str, name: str) -> bool:
+    """Whether the text holds the name's words (stemmed, stop words left out) one after another."""
+    words = " ".join(tokenize(name))
+    return bool(words) and f" {words} " in f" {' '.join(tokenize(text))} "
+
+
 def template_runs(documents: Iterable[DocumentRecord]) -> set[tuple[str, ...]]:
     """The five-word runs found in reports on more than one council: the LGA's template (the five
     questions every peer challenge considers, how the process works, the next steps), not a finding
@@ -294,7 +300,12 @@ class Retriever:
         lexical_query = strip_councils(query, [c for c in self.councils if c.name in filters.councils])
         if scope.verdict and not self.question_terms(scope):
             # "What were the key findings?", "Summarise the report": what the executive summary says.
+            # In the summary's own order: its opening paragraphs give the overall view, and with no topic to
+            # rank by, similarity to "summarise the report" would put a paragraph on one theme first.
             summary = self.search(query, k, replace(filters, sections=["executive summary"]), mode, lexical_query)
+            summary.sort(key=lambda p: (p.chunk.doc_id, p.chunk.start))
+            for n, passage in enumerate(summary, 1):
+                passage.n = n
             if summary:
                 return summary
         return self.search(query, k, filters, mode, lexical_query)

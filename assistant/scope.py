@@ -338,10 +338,21 @@ def without_kinds(text: str, kinds: list[str]) -> str:
     return text
 
 
+# Words asking for the answer's shape ("in three points", "briefly") or for an event as such ("When did the
+# peer challenge take place?"): no passage is about them.
+SHAPE = re.compile(
+    r"\b(?:in|as|using)\s+(?:a\s+)?(?:few|one|two|three|four|five|six|\d+)\s+(?:short\s+)?(?:bullet\s+)?"
+    r"(?:points?|sentences?|bullets?|words|lines|paragraphs?)\b|\b(?:briefly|please)\b|\bin\s+(?:brief|short)\b"
+    r"|\b(?:take|takes|took|taking|taken)\s+place\b|\bhappen(?:s|ed|ing)?\b",
+    re.I,
+)
+
+
 def topic(question: str) -> str:
     """The question without the words that frame it: "What did peers say about Derby's accounts?" gives
-    "Derby's accounts?"."""
-    return FRAMING.sub("", question).strip() or question
+    "Derby's accounts?", and "When did the peer challenge take place?" gives "When did the peer challenge?"."""
+    shaped = re.sub(r"^[\s,;:]+", "", SHAPE.sub(" ", question))
+    return re.sub(r"\s+", " ", FRAMING.sub("", shaped)).strip() or question
 
 
 def as_question(query: str) -> str:

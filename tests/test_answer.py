@@ -305,6 +305,9 @@ def test_recommendations_on_a_subject_are_those_that_mention_it(assistant):
     # A subject no recommendation mentions: all are listed, and the answer says so.
     hs2 = assistant.ask("What did peers recommend about HS2 in Derbyshire?")
     assert hs2.text.startswith("No recommendation mentions HS2; all are listed.") and len(hs2.citations) == 7
+    # Asking how many were received is asking for all of them, with no note on "received".
+    count = assistant.ask("How many recommendations did Derby receive?")
+    assert count.text.startswith("**Derby City Council — 11 key recommendations") and len(count.citations) == 11
 
 def test_a_list_the_report_introduces_is_given_whole_each_item_cited(settings, retriever):
     pledges = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
@@ -835,3 +838,17 @@ def test_a_question_naming_what_no_document_in_its_scope_mentions_is_refused_bef
     n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Locality")
     answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)
     assert not answer.refused and "Derbyshire Children's Partnership" in answer.text, answer.text
+
+
+def test_a_sentence_on_a_name_the_question_gives_must_cite_a_passage_mentioning_it(settings, retriever):
+    """Asked about the Derby Plan, a sentence on the health service's Sustainability and Transformation
+    Plan is beside the point, however well its passage supports it."""
+    question = "What did peers say about the Derby Plan?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    other, sentence = passage_sentence(passages, "Sustainability and Transformation Plan")
+    assert "Derby Plan" not in next(p for p in passages if p.n == other).chunk.text
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{other}].")).ask(question)
+    assert answer.refused and "do not mention “Derby Plan”" in answer.text, answer.text
+    plan, sentence = passage_sentence(passages, "Re-establish the Derby Plan")
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{plan}].")).ask(question)
+    assert not answer.refused and "Re-establish the Derby Plan" in answer.text, answer.text

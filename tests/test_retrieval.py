@@ -176,6 +176,10 @@ def test_the_words_that_frame_a_question_are_not_searched_for():
     assert topic("What did peers think of Derby's workforce?") == "Derby's workforce?"
     assert topic("Who were the peers on the Derbyshire peer challenge?") == (
         "Who were the peers on the Derbyshire peer challenge?")
+    # Nor are the words asking for the answer's shape, or for an event as such.
+    assert topic("Briefly, what did peers say about HR in Derby?") == "HR in Derby?"
+    assert topic("Summarise the Derby report in three points") == "Summarise the Derby report"
+    assert topic("When did the peer challenge at Derbyshire take place?") == "When did the peer challenge at Derbyshire ?"
 
 
 def test_the_only_passage_holding_a_rare_word_keeps_its_keyword_score(retriever):
@@ -200,6 +204,9 @@ def test_a_question_for_the_peers_verdict_is_answered_from_the_executive_summary
         passages = retriever.search_scope(scope, k=5)
         assert scope.verdict and passages
         assert all("Executive Summary" in p.chunk.section for p in passages), question
+        # With no topic to rank by, the summary is read in its own order, its overview first.
+        assert [p.chunk.start for p in passages] == sorted(p.chunk.start for p in passages), question
+        assert [p.n for p in passages] == list(range(1, len(passages) + 1))
     on_a_topic = retriever.search_scope(retriever.analyse("What were the key findings on Derby's budget?"), k=5)
     assert not all("Executive Summary" in p.chunk.section for p in on_a_topic)
 
