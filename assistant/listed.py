@@ -107,7 +107,7 @@ def list_answer(retriever: Retriever, scope: Scope, passages: list[Passage]) -> 
     if scope.expects or BROAD.match(scope.question):
         return None
     # A follow-up ("how are they monitored?") asks about the list, not for it: its own words decide.
-    weights = retriever.question_terms(replace(scope, query=scope.question) if scope.inferred else scope)
+    weights = retriever.question_terms(replace(scope, query=scope.question) if scope.follow_up else scope)
     best, best_share = None, LIST_COVERAGE
     for passage in passages:
         doc = retriever.index.documents[passage.chunk.doc_id]

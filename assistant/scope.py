@@ -73,6 +73,7 @@ ABOUT_THEM = re.compile(r"\b(them|they|those|these|which of|any of|how many of)\
 # "Who did he ask to deliver the recommendations?" asks about them, not for the list.
 ASKS_WHO_OR_WHEN = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?(?:who|whom|when)\b", re.I)
 OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
+BACK_REFERENCE = re.compile(r"\b(it|its|that|this|they|them|their|those|these)\b", re.I)
 ELLIPTICAL = re.compile(r"^\s*(and\s+)?(what|how)\s+about\b|^\s*(and|what of|same for|same question for)\b", re.I)
 YEAR_OF_REPORT = re.compile(
     r"\b(20\d\d)\s+(?:corporate\s+)?(?:report|peer|review|challenge|visit|press release|web ?page|news)"
@@ -140,6 +141,7 @@ class Scope:
     themes: list[str] = field(default_factory=list)
     ambiguous: bool = False  # names no council but talks about "the council": ask which
     inferred: bool = False  # councils came from the conversation, not the question
+    follow_up: bool = False  # the query carries the previous question, in brackets, for what "it" or "they" is
     expects: str = ""  # what the answer must give: "number", "date", "name", or "" for anything
     periods: list[str] = field(default_factory=list)  # financial years the question names, e.g. "2019/20"
     verdict: bool = False  # asks for the peers' verdict as a whole (VERDICT)
@@ -289,7 +291,12 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     scope.years = sorted({int(y) for pair in YEAR_OF_REPORT.findall(question) for y in pair if y})
     previous = history[-1] if history else None
 
-    if previous and (ELLIPTICAL.match(question) or len(question.split()) <= 4) and named and previous.councils:
+    if previous and named and previous.councils and set(named) - set(previous.councils) \
+            and COMPARISON.search(question) and BACK_REFERENCE.search(question):
+        # "How does that compare with Derby?" after a question on Derbyshire: both councils, on its topic.
+        scope.councils = list(dict.fromkeys(previous.councils + named))
+        scope.query = f"How do {' and '.join(scope.councils)} compare on {subject(previous.query, councils)}?"
+    elif previous and (ELLIPTICAL.match(question) or len(question.split()) <= 4) and named and previous.councils:
         # "what about Derbyshire?": the previous question's topic, asked of the newly named council.
         scope.query = replace_councils(previous.query, previous.councils, named, councils)
         if scope.query == previous.query:
@@ -299,8 +306,12 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     elif previous and not named and previous.councils and len(councils) > 1:
         # "and what did they recommend?": same councils as before.
         scope.councils = list(previous.councils)
-        scope.inferred = True
+        scope.inferred = scope.follow_up = True
         # The previous question says what "they" or "that" refers to.
+        scope.query = f"{question.strip()} ({previous.query})"
+    elif previous and not named and BACK_REFERENCE.search(question):
+        # "When was it launched?" after "What is the Enterprising Council?", which named no council.
+        scope.follow_up = True
         scope.query = f"{question.strip()} ({previous.query})"
 
     if ALL_COUNCILS.search(question):
@@ -311,7 +322,7 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
             and not ASKS_WHO_OR_WHEN.match(question):
         scope.recommendations = True
         scope.themes = find_themes(re.sub(RECOMMENDATION, " ", question))
-        if not scope.themes and scope.inferred:
+        if not scope.themes and scope.follow_up:
             # "What did peers say about Derby's workforce?" then "and what did they recommend?"
             scope.themes = find_themes(topic(previous.query))
     scope.ambiguous = (
@@ -328,6 +339,17 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     scope.team = bool(TEAM.search(asked)) or bool(
         previous and previous.team and not scope.recommendations and ABOUT_THEM.search(question))
     return scope
+
+
+def subject(query: str, councils: list[Council]) -> str:
+    """What a question asks about, without its framing or the councils: "What did peers say about
+    scrutiny in Derbyshire?" gives "scrutiny"."""
+    text = re.sub(r"^\W*(?:what|how|which|who|why|when|where)\s+(?:is|are|was|were|do|does|did|has|have)\s+",
+                  "", topic(query), flags=re.I)
+    for council in councils:
+        for alias in council.aliases:
+            text = alias_pattern(alias).sub(" ", text)
+    return re.sub(r"^(?:\W|\b(?:in|at|of|for|on|by|the)\b)+|(?:\W|\b(?:in|at|of|for|on|by|the)\b)+$", "", text) or query
 
 
 def without_kinds(text: str, kinds: list[str]) -> str:

@@ -91,6 +91,15 @@ def test_follow_ups_inherit_or_swap_the_council(councils):
     assert inherited.themes == ["Organisational and place leadership"]
     assert analyse("And what did they recommend on finance?", councils, [first]).themes == [
         "Financial planning and management"]
+    # "How does that compare with…?" compares the two councils on the topic asked about before.
+    compared = analyse("How does that compare with Derbyshire?", councils, [first])
+    assert compared.comparison and compared.councils == [DERBY, DERBYSHIRE]
+    assert compared.query == f"How do {DERBY} and {DERBYSHIRE} compare on partnership working?"
+    # A question naming no council carries the one before it when it refers back ("it"), whatever that named.
+    enterprising = analyse("What is the Enterprising Council?", councils)
+    launched = analyse("When was it launched?", councils, [enterprising])
+    assert launched.follow_up and "Enterprising Council" in launched.query and launched.expects == "date"
+    assert not analyse("Who was on the peer team?", councils, [enterprising]).follow_up
 
 
 @pytest.mark.parametrize("query, must_contain", [
