@@ -117,6 +117,11 @@ FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
 SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|stated)\s*[,:]?(?=[.!?]?$)", re.I)
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
+# "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
+PEERS_SAID = re.compile(
+    r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?"
+    r"(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
+    r"suggested|felt|thought|heard|concluded)\s+(?:that\s+)?", re.I)
 
 
 @dataclass
@@ -336,7 +341,7 @@ def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, l
             new = order.setdefault(old, len(order) + 1)
             quotes.setdefault(old, []).append(s.claim or s.text)
             marks.append(f"[{new}]")
-        body = s.text.rstrip()
+        body = attributed(s.text.rstrip(), [by_n[n].chunk for n in s.citations])
         if not lines:  # "They also heard…" opens the answer when the model's first sentence was left out
             body = FIRST_ALSO.sub(r"\1", body)
         end = body[-1] if body and body[-1] in ".!?" else ""
@@ -348,6 +353,15 @@ def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, l
     for s in sentences:
         s.citations = [order[n] for n in s.citations]
     return " ".join(lines), citations
+
+
+def attributed(sentence: str, cited: list[Chunk]) -> str:
+    """The sentence with "Peers said that" made "Derbyshire County Council's news story says that" when
+    none of the passages it cites is from a report: the model opens most sentences with the peers,
+    whatever document the passage comes from."""
+    if not cited or any("report" in chunk.kind for chunk in cited):
+        return sentence
+    return PEERS_SAID.sub(f"{cited[0].council}'s {cited[0].kind} says that ", sentence, count=1)
 
 
 def draft_note(answer: Answer) -> str:

@@ -74,6 +74,10 @@ ABOUT_THEM = re.compile(r"\b(them|they|those|these|which of|any of|how many of)\
 ASKS_WHO_OR_WHEN = re.compile(r"^\W*(?:(?:and|but|so|then)\s+)?(?:who|whom|when)\b", re.I)
 OTHER_RECOMMENDER = re.compile(r"\b(section 24|auditor|audit|ofsted|inspect\w*)\b", re.I)
 BACK_REFERENCE = re.compile(r"\b(it|its|that|this|they|them|their|those|these)\b", re.I)
+# Asking what a council did with the recommendations ("Did Derbyshire accept the recommendations?"), which
+# the council's own documents tell, not for the recommendations themselves.
+RESPONSE = re.compile(r"\b(accept\w*|implement\w*|respond\w*|response|progress|adopt\w*|complet\w*|agree\w*|"
+                      r"act(?:ed)?\s+(?:on|upon)|follow(?:ed)?\s+up|carr(?:y|ied)\s+out|reject\w*)\b", re.I)
 ELLIPTICAL = re.compile(r"^\s*(and\s+)?(what|how)\s+about\b|^\s*(and|what of|same for|same question for)\b", re.I)
 YEAR_OF_REPORT = re.compile(
     r"\b(20\d\d)\s+(?:corporate\s+)?(?:report|peer|review|challenge|visit|press release|web ?page|news)"
@@ -254,7 +258,9 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
             names.append(m.group(1).strip())
             continue
         for name in ACRONYM.sub(" , ", re.sub(r"['’]s$", "", m.group(0))).split(" , "):
-            name = name.strip()
+            # "the Leader of Derbyshire" is the council's Leader, whom the reports call "Leader".
+            name = re.sub(r"\s+(?:of|for|&)\s+(\S+)$",
+                          lambda end: "" if end.group(1).lower() in council_words else end.group(0), name.strip())
             if (" " in name or re.search(r"\d", name)) and not set(name.lower().split()) <= council_words:
                 names.append(name)
     return names
@@ -319,7 +325,7 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     if len(scope.councils) >= 2 or (COMPARISON.search(question) and len(scope.councils) >= 2):
         scope.comparison = True
     if PEER_RECOMMENDATIONS.search(question) and not OTHER_RECOMMENDER.search(question) \
-            and not ASKS_WHO_OR_WHEN.match(question):
+            and not ASKS_WHO_OR_WHEN.match(question) and not RESPONSE.search(question):
         scope.recommendations = True
         scope.themes = find_themes(re.sub(RECOMMENDATION, " ", question))
         if not scope.themes and scope.follow_up:

@@ -852,3 +852,12 @@ def test_a_sentence_on_a_name_the_question_gives_must_cite_a_passage_mentioning_
     plan, sentence = passage_sentence(passages, "Re-establish the Derby Plan")
     answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{plan}].")).ask(question)
     assert not answer.refused and "Re-establish the Derby Plan" in answer.text, answer.text
+
+
+def test_peers_are_not_said_to_say_what_a_council_s_news_story_says(settings, retriever):
+    question = "What did peers say about Derbyshire's libraries?"
+    passages = retriever.search_scope(retriever.analyse(question), k=5)
+    n, sentence = passage_sentence(passages, "library services")
+    assert next(p for p in passages if p.n == n).chunk.kind == "news story"
+    answer = Assistant(settings, retriever, model=Draft(f"Peers said that {sentence.lstrip('- ')} [{n}].")).ask(question)
+    assert answer.text.startswith("Derbyshire County Council's news story says that "), answer.text

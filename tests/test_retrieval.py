@@ -230,6 +230,9 @@ def test_asking_who_delivers_the_recommendations_is_not_asking_for_the_list(coun
     assert not analyse("And who did he ask to deliver the recommendations?", councils).recommendations
     assert not analyse("When will Derby's recommendations be reviewed?", councils).recommendations
     assert analyse("What were Derby's key recommendations?", councils).recommendations
+    # Nor is asking what the council did with them, which its own documents tell.
+    assert not analyse("Did Derbyshire accept the recommendations?", councils).recommendations
+    assert not analyse("What progress has Derby made on the LGA's recommendations?", councils).recommendations
 
 
 def test_how_much_and_how_many_are_asked_for_as_a_figure_not_as_words(retriever):
@@ -278,6 +281,8 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
 @pytest.mark.parametrize("question, names", [
     ("What is the Vision Derbyshire approach?", ["Vision Derbyshire"]),  # a council's short name inside a name
     ("Who is Derby City Council's Director of Public Health?", ["Director of Public Health"]),
+    ("What did peers say about the Leader of Derbyshire?", []),  # the council's Leader
+    ("Who was the Deputy Leader of Derby?", ["Deputy Leader"]),
     ("What did the LGA Principal Adviser say?", ["Principal Adviser"]),  # an acronym is a name of its own
     ("Derbyshire Children's Partnership: what is it?", ["Derbyshire Children's Partnership"]),
     ("Did peers mention COVID-19 in Derby?", ["COVID-19"]),
