@@ -117,6 +117,8 @@ FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
 SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|stated)\s*[,:]?(?=[.!?]?$)", re.I)
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
+YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
+NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
 # "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
 PEERS_SAID = re.compile(
     r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?"
@@ -276,6 +278,11 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         if unfinished(plain) or (i == len(drafted) - 1 and len(plain.split()) >= 4 and cut_off(sentence)):
             removed.append(plain)
             continue
+        if YES_NO_QUESTION.match(question) and affirms_the_question(plain, question, councils):
+            # "Yes, Derby is a good council": the question's premise in its own words, no evidence. (A "no"
+            # restating the question denies its premise, which the model took from the passage.)
+            removed.append(plain)
+            continue
         claim = plain
         if len(plain.split()) < 4:
             if not question or YES_OR_NO.match(plain) or not FRAGMENT_FACT.search(plain):
@@ -309,6 +316,14 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         kept = [k for k in kept if not repeats(k.claim, claim)]
         kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed
+
+
+def affirms_the_question(sentence: str, question: str, councils: list[Council]) -> bool:
+    """Whether the sentence says yes to the question in its words alone (no word beyond the question's,
+    its councils and "yes"): a passage sharing those words ("good", "council") is no evidence for "Yes,
+    Derby is a good council" or "Derbyshire has a digital strategy"."""
+    words = set(tokenize(strip_councils(sentence, councils)))
+    return not words & NEGATIONS and words - set(tokenize(question)) <= {"yes"}
 
 
 def repeats(claim: str, earlier: str) -> bool:

@@ -61,7 +61,9 @@ RARE_IN_PASSAGES = 3
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
     words = [w for w in TOKEN.findall(COMPOUND.sub("onsite", text.lower().replace("’", "'"))) if w not in STOPWORDS]
-    return stemmer().stemWords(words)
+    # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as
+    # "capabl"): one stem for the two.
+    return [w[:-3] + "bl" if w.endswith("bil") else w for w in stemmer().stemWords(words)]
 
 
 def word_runs(text: str) -> set[tuple[str, ...]]:

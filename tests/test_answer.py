@@ -861,3 +861,25 @@ def test_peers_are_not_said_to_say_what_a_council_s_news_story_says(settings, re
     assert next(p for p in passages if p.n == n).chunk.kind == "news story"
     answer = Assistant(settings, retriever, model=Draft(f"Peers said that {sentence.lstrip('- ')} [{n}].")).ask(question)
     assert answer.text.startswith("Derbyshire County Council's news story says that "), answer.text
+
+
+def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
+    """A passage holding "good" and "council" is no evidence for "Yes, Derby is a good council"."""
+    question = "Is Derby a good council?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "good")
+    answer = Assistant(settings, retriever, model=Draft(f"Yes, Derby is a good council [{n}].")).ask(question)
+    assert answer.refused and "Yes, Derby is a good council." in answer.removed, answer.text
+    question = "Does Derbyshire have a digital strategy?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "digital")
+    answer = Assistant(settings, retriever, model=Draft(f"Derbyshire has a digital strategy [{n}].")).ask(question)
+    assert answer.refused and "Derbyshire has a digital strategy." in answer.removed, answer.text
+    # A yes or no with the passage's own evidence stays, as does a "no" denying the question's premise.
+    question = "Do all Derby councillors accept what the external auditor has found?"
+    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "do not accept")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"No, not all Derby councillors accept what the external auditor has found [{n}].")).ask(question)
+    assert not answer.refused, answer.text
+    question = "Did Derby close its accounts on time?"
+    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "not finalised")
+    answer = Assistant(settings, retriever, model=Draft(f"No, {sentence} [{n}].")).ask(question)
+    assert not answer.refused and answer.text.startswith("No, "), answer.text

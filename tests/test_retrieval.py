@@ -272,6 +272,10 @@ def test_asking_who_was_on_a_peer_team_is_told_from_asking_what_the_team_did(cou
         assert not analyse(question, councils).team, question
 
 
+def test_stable_and_stability_are_one_word():
+    assert tokenize("stable") == tokenize("stability") and tokenize("liable") == tokenize("liability")
+
+
 def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     assert tokenize("on site") == tokenize("on-site") == tokenize("onsite")
     scope = retriever.analyse("What did the Derbyshire peer team do while on site?")
