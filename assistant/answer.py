@@ -567,8 +567,11 @@ class Assistant:
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
                                            self.retriever.councils)
         terms = self.retriever.question_terms(scope)
-        # "What did peers say about the Derby Plan?" is not answered from a passage on another plan.
-        names = names_asked(scope.question, self.retriever.councils)
+        # "What did peers say about the Derby Plan?" is not answered from a passage on another plan. (A name
+        # the reports give only in another form, "Medium Term Financial Strategy" for "…Plan", is not held
+        # to its form.)
+        names = [name for name in names_asked(scope.question, self.retriever.councils)
+                 if self.retriever.mentioning(name, loosely=False)]
         by_n = {p.n: p for p in passages}
         kept, elsewhere = [], []
         for s in sentences:

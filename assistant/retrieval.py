@@ -48,6 +48,10 @@ def stemmer():
     return Stemmer.Stemmer("english")
 
 
+KINDS_OF_BODY = frozenset(stemmer().stemWords(
+    "plan plans strategy strategies committee committees board boards panel group team programme program "
+    "partnership partnerships service services department directorate policy framework officer report review "
+    "scheme fund project unit forum system".split()))
 # Where one sentence ends and the next begins, in report text and in answers.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+")
 # How much of a passage's score is lost when all of it is template text (see template_runs).
@@ -76,6 +80,21 @@ def mentions(text: str, name: str) -> bool:
     """Whether the text holds the name's words (stemmed, stop words left out) one after another."""
     words = " ".join(tokenize(name))
     return bool(words) and f" {words} " in f" {' '.join(tokenize(text))} "
+
+
+def name_forms(name: str) -> list[str]:
+    """The ways a text may mention a name, as stemmed words in a row: the name itself; without its last
+    word when that word says what kind of body or document it is (the reports' "Medium Term Financial
+    Strategy" for a question's "Medium Term Financial Plan", "scrutiny" for a "Scrutiny Committee");
+    and its initials ("CMT" for "Corporate Management Team")."""
+    words = tokenize(name)
+    forms = [" ".join(words)]
+    if len(words) > 1 and words[-1] in KINDS_OF_BODY:
+        forms.append(" ".join(words[:-1]))
+    initials = "".join(w[0] for w in re.findall(r"[A-Z][\w'’-]*", name))
+    if len(initials) > 1:
+        forms.append(initials.lower())
+    return [form for form in forms if form]
 
 
 def template_runs(documents: Iterable[DocumentRecord]) -> set[tuple[str, ...]]:
@@ -179,11 +198,12 @@ class Retriever:
         """Each document's text as its stemmed words, space-separated, for finding a name's words in a row."""
         return {doc_id: f" {' '.join(tokenize(doc.text))} " for doc_id, doc in self.index.documents.items()}
 
-    def mentioning(self, name: str) -> list[DocumentRecord]:
-        """The documents holding the name's words in a row ("Director of Public Health", "HS2")."""
-        words = " ".join(tokenize(name))
+    def mentioning(self, name: str, loosely: bool = True) -> list[DocumentRecord]:
+        """The documents mentioning the name ("Director of Public Health", "HS2"), in any of its forms
+        (name_forms), or only as the name itself."""
+        forms = name_forms(name) if loosely else name_forms(name)[:1]
         return [self.index.documents[doc_id] for doc_id, text in self.document_words.items()
-                if words and f" {words} " in text]
+                if any(f" {form} " in text for form in forms)]
 
     def allowed_positions(self, filters: Filters | None) -> np.ndarray | None:
         if not filters:

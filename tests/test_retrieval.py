@@ -305,3 +305,9 @@ def test_a_name_is_found_where_its_words_stand_together(retriever):
     assert {d.council for d in retriever.mentioning("Infinity Park")} == {DERBY}
     assert retriever.mentioning("Locality Children's Partnership")  # the reports have the plural
     assert not retriever.mentioning("Vision Derbyshire")  # both words are in the reports, never together
+    # The word for what kind of body or document it is may differ (the report has a Medium Term Financial
+    # Strategy), and a name may be given by its initials (CMT).
+    assert {d.council for d in retriever.mentioning("Medium Term Financial Plan")} >= {DERBY}
+    assert not retriever.mentioning("Medium Term Financial Plan", loosely=False)
+    assert {d.council for d in retriever.mentioning("Corporate Management Team")} == {DERBYSHIRE}
+    assert not retriever.mentioning("Director of Public Health")
