@@ -118,6 +118,7 @@ SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|s
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
+YEAR_LIKE = re.compile(r"(19|20)\d\d(/\d\d(\d\d)?)?")
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
 # "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
 PEERS_SAID = re.compile(
@@ -629,6 +630,24 @@ class Assistant:
         the Derbyshire peer challenge?" is not answered by "Derbyshire County Council"."""
         return lacks_expected(self.retriever.without_councils(scope, text), scope.expects, scope.query)
 
+    def figure_on_topic(self, scope: Scope, sentences: list[Sentence], by_n: dict[int, Passage]) -> bool:
+        """Whether a figure the answer gives is stated, in its cited passage, in a sentence holding one of
+        the question's words: "How much money did Derby need to save?" is not answered by "The council's
+        net revenue budget for 2017/18 is £215m". True when the answer gives no figure in digits."""
+        terms = set(self.retriever.question_terms(scope))
+        asked = numbers_in(scope.query)
+        given = False
+        for s in sentences:
+            figures = numbers_in(s.text) - asked
+            # The year a figure is for is not the figure: "2017/18" is in the sentence on savings too.
+            figures = {f for f in figures if not YEAR_LIKE.fullmatch(f)} or figures
+            given = given or bool(figures)
+            for n in s.citations:
+                for piece in SENTENCE_BREAK.split(by_n[n].chunk.text):
+                    if figures & numbers_in(piece) and terms & set(tokenize(piece)):
+                        return True
+        return not given or not terms
+
     def right_person(self, scope: Scope, weights: dict[str, float], sentence: Sentence,
                      by_n: dict[int, Passage]) -> bool:
         """Whether the first name the sentence gives (one the question lacks) stands, in each cited
@@ -690,6 +709,9 @@ class Assistant:
             return (f"What the passages support gives no {lacking}, which the question asks for, "
                     "so the model's answer is not shown.")
         by_n = {p.n: p for p in passages}
+        if scope.expects == "number" and not self.figure_on_topic(scope, sentences, by_n):
+            return ("The figures the passages support are not stated about what the question asks, so the model's "
+                    "answer is not shown.")
         weights = self.retriever.question_terms(scope) if scope.expects == "name" else {}
         if weights and not all(self.right_person(scope, weights, s, by_n) for s in sentences):
             return "The passage names someone else for what the question asks, so the model's answer is not shown."

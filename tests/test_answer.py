@@ -883,3 +883,16 @@ def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
     n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "not finalised")
     answer = Assistant(settings, retriever, model=Draft(f"No, {sentence} [{n}].")).ask(question)
     assert not answer.refused and answer.text.startswith("No, "), answer.text
+
+
+def test_a_figure_must_be_stated_about_what_the_question_asks(settings, retriever):
+    """The net revenue budget is a true figure, but not how much Derby had to save; the year beside it
+    (2017/18), which sentences on savings also give, does not make it one."""
+    question = "How much money did Derby need to save?"
+    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£215m")
+    answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)
+    assert answer.refused and "figures the passages support are not stated about" in answer.text, answer.text
+    question = "How much revenue funding has Derby lost since 2010?"
+    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£135m")
+    answer = Assistant(settings, retriever, model=Draft(f"Derby has lost £135m of revenue funding [{n}].")).ask(question)
+    assert not answer.refused and "£135m" in answer.text, answer.text
