@@ -215,7 +215,14 @@ def names_someone(text: str, question: str) -> bool:
             return True
         if any(capital[i] and capital[i + 1] and (new[i] or new[i + 1]) for i in range(len(words) - 1)):
             return True
+        if any(m.group(1).lower() not in asked for m in POST.finditer(sentence)):
+            return True
     return False
+
+
+# A post the reports write in lower case: "issued by the current external auditor".
+POST = re.compile(r"\b(?:external|internal|previous|current|new|interim)\s+(auditors?|inspectors?|chief executive|"
+                  r"leader|monitoring officer|section 151 officer|director)\b", re.I)
 
 
 def names_in(text: str, question: str) -> list[str]:

@@ -732,6 +732,10 @@ def test_a_who_question_wants_a_person_post_or_body_not_a_place():
     assert names_someone("It is chaired by the Strategic Director for Children's Services.", leader)
     board = "Who chairs Derbyshire's Health and Wellbeing Board?"
     assert not names_someone("The LGA's review of the Health and Wellbeing Board in 2014 was embraced.", board)
+    # A post the reports write in lower case names who did it, unless the question already names it.
+    section_24 = "Who issued the Section 24 recommendation?"
+    assert names_someone("It was issued by the current external auditor in June 2017.", section_24)
+    assert not names_someone("The external auditor raised concerns.", "What did the external auditor find?")
 
 
 def test_an_answer_sharing_one_word_with_the_question_must_be_close_to_it_in_meaning(settings, retriever):
