@@ -266,9 +266,23 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
     return names
 
 
+# Asking how a council responded to its peer challenge, which its own documents tell, not the report.
+RESPONSE_TO_REPORT = re.compile(
+    r"\b(?:respon(?:d|ds|ded|se|ses)|react(?:ed|ion)?|repl(?:y|ied))\s+(?:to\s+)?(?:the\s+|its\s+|their\s+)?"
+    r"(?:lga['’]?s?\s+|peers['’]?\s+|peer\s+)?"
+    r"(?:report|review|challenge|peer challenge|findings|recommendations|feedback)\b",
+    re.I,
+)
+
+
 def find_kinds(text: str) -> list[str]:
+    """The document kinds a question names ("Derby's press release"); asking how a council responded to
+    the report names its own documents, every kind but the report."""
     lowered = text.lower()
-    return [kind for kind, words in KIND_WORDS.items() if any(w in lowered for w in words)]
+    named = [kind for kind, words in KIND_WORDS.items() if any(w in lowered for w in words)]
+    if not named and RESPONSE_TO_REPORT.search(text):
+        return [kind for kind in KIND_WORDS if "report" not in kind]
+    return named
 
 
 def find_themes(text: str) -> list[str]:
@@ -359,11 +373,12 @@ def subject(query: str, councils: list[Council]) -> str:
 
 
 def without_kinds(text: str, kinds: list[str]) -> str:
-    """The text without the words naming the given document kinds ("press release")."""
+    """The text without the words naming the given document kinds ("press release"), or asking for them
+    ("in response to the report")."""
     for kind in kinds:
         for words in KIND_WORDS.get(kind, ()):
             text = re.sub(rf"\b{re.escape(words)}s?\b", " ", text, flags=re.I)
-    return text
+    return RESPONSE_TO_REPORT.sub(" ", text) if kinds else text
 
 
 # Words asking for the answer's shape ("in three points", "briefly") or for an event as such ("When did the

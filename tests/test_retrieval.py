@@ -272,6 +272,14 @@ def test_asking_who_was_on_a_peer_team_is_told_from_asking_what_the_team_did(cou
         assert not analyse(question, councils).team, question
 
 
+def test_asking_how_a_council_responded_to_its_report_searches_its_own_documents(retriever):
+    scope = retriever.analyse("What did Derby say in response to the report?")
+    assert "peer challenge report" not in scope.kinds and "press release" in scope.kinds
+    assert {p.chunk.kind for p in retriever.search_scope(scope, k=5)} == {"press release"}
+    assert "respons" not in retriever.question_terms(scope)  # what is asked for, not a topic
+    assert not retriever.analyse("What did peers say about how Derby responds to complaints?").kinds
+
+
 def test_stable_and_stability_are_one_word():
     assert tokenize("stable") == tokenize("stability") and tokenize("liable") == tokenize("liability")
 
