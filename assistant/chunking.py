@@ -10,7 +10,7 @@ from assistant.corpus import Document
 
 # Bump when cleaning, chunking or recommendation extraction changes what gets indexed: the manifest
 # records it, and a different value makes the next build re-embed everything.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 LIST_ITEM = re.compile(r"^(?:[-*•]\s+|\d+[.)]\s+|\([a-z0-9]+\)\s+)")

@@ -37,6 +37,9 @@ _SUBSECTION = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){1,2})\.?\s+([A-Z].*)$")
 _PAGE_NUMBER = re.compile(
     r"^(?:(\d{1,3})\.?|page \d{1,3}(?: of \d{1,3})?|[-–] ?\d{1,3} ?[-–])$", re.IGNORECASE
 )
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
+# Words a line that stops mid-phrase ends with: the next line's capital continues a name.
+_LINKING_WORDS = frozenset("a an the of at to and or for with by in on from as into its their our your".split())
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _ENDS_STATEMENT = re.compile(r"[.!?][\"'”’)\]]*$")
 _SPLIT_WORD = re.compile(r"[A-Za-z]-$")
@@ -99,6 +102,7 @@ class _Layout:
     """How the text was wrapped, which decides where paragraphs and items end."""
 
     width: int
+    common: frozenset[str] = frozenset()  # words the document also writes in lower case
 
     @property
     def wrapped(self) -> bool:
@@ -112,7 +116,7 @@ class _Layout:
 def clean_text(raw: str) -> CleanText:
     """Clean raw document text into Markdown-like paragraphs, headings and list items."""
     lines = _without_junk(_source_lines(raw))
-    layout = _Layout(_wrap_width(lines))
+    layout = _Layout(_wrap_width(lines), frozenset(w for line in lines for w in _LOWER_WORD.findall(line.text)))
     lines = _resolve_section_numbers(lines, layout)
     return _render(_rejoin_broken_paragraphs(_blocks(lines, layout)))
 
@@ -324,8 +328,18 @@ def _starts_new_block(previous: str, text: str, layout: _Layout, glyphless_list:
     if not layout.wrapped:
         return not (text[0].islower() and not _ENDS_SENTENCE.search(previous))
     if glyphless_list:
-        # An item ends on a short line; a capital after a full-width line is a wrapped proper noun.
-        return text[0].isupper() and len(previous) < layout.short and not previous.endswith((",", "-"))
+        # An item ends on a short line. After a full-width line with no full stop, a capital starts the
+        # next item when the word is one the document also writes in lower case and the line did not
+        # stop mid-phrase ("…judged to be good by Ofsted" / "Improving educational attainment…");
+        # otherwise it is a wrapped proper noun ("…centre at" / "Infinity Park Hub"), or the next
+        # sentence of the same item.
+        if not text[0].isupper() or previous.endswith((",", "-")):
+            return False
+        if len(previous) < layout.short:
+            return True
+        first = text.split()[0].lower()
+        last = previous.split()[-1].lower()
+        return first in layout.common and last not in _LINKING_WORDS and not _ENDS_SENTENCE.search(previous)
     return len(previous) < layout.short and bool(_ENDS_SENTENCE.search(previous))
 
 

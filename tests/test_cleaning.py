@@ -263,6 +263,13 @@ def test_derby_lists_without_glyphs_become_items() -> None:
     assert [item.split()[0] for item in visit] == ["Spoke", "Gathered", "Collectively"]
     pledges = [line for line in clean.text.splitlines() if line.startswith("- ")]
     assert "- Investment in the Assembly Rooms, Debenhams and Duckworth Square sites to increase city centre footfall by 10% by 2025" in pledges
+    # An item filling a whole line ends where the next starts with a word the report also writes in lower
+    # case ("Improving…"); a capital after a line stopping mid-phrase ("…centre at") continues a name.
+    achievements = [line for line in clean.text.splitlines() if line.startswith("- ")]
+    assert "- The overall effectiveness of Children’s Services is judged to be good by Ofsted" in achievements
+    assert "- The successful refurbishment of The Council House into a modern workplace" in achievements
+    assert any(line.startswith("- Improving educational attainment at NVQ level 4") for line in achievements)
+    assert any("innovation centre at Infinity Park Hub; a new bus station" in line for line in achievements)
 
 
 def test_derby_numbered_questions_stay_numbered() -> None:
