@@ -66,7 +66,8 @@ TEAM = re.compile(
     r"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){0,3}?teams?\b(?!['’])"
     r"|\b(?:compare|comparison|differ)\w*\b[^?.]*\bpeer\s+(?:challenge\s+)?teams?\b(?!['’])"
     r"|\bpeer\s+(?:challenge\s+)?teams\b[^?.]*\b(?:compare|differ)\w*"
-    r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b",
+    r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b"
+    rf"|\bwho\s+(?:led|leads|headed|chaired)\s+the\s+{PEER_TEAM}",
     re.I,
 )
 ABOUT_THEM = re.compile(r"\b(them|they|those|these|which of|any of|how many of)\b", re.I)

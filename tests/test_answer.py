@@ -379,6 +379,9 @@ def test_a_post_on_the_peer_team_singles_out_its_holder(assistant):
     finance = assistant.ask("Who was the finance director on the Derby peer team?")
     assert len(finance.citations) == 8 and finance.refused
     assert "The reports do not say: no line of the team list mentions “finance”" in finance.text
+    # Nor does the list say who led the team.
+    led = assistant.ask("Who led the Derby peer team?")
+    assert led.kind == "team" and led.refused and "mentions “led”" in led.text and len(led.citations) == 8
 
 
 def test_the_team_list_of_a_newly_added_report_is_read(tmp_path):
