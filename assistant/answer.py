@@ -13,7 +13,7 @@ from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, mentions, merge_filters,
-                                 strip_councils, tokenize)
+                                 name_forms, strip_councils, tokenize)
 from assistant.scope import Council, Scope, as_question, find_councils, names_asked, topic, without_kinds
 from assistant.team import extract as peer_team
 from assistant.verify import (
@@ -512,7 +512,7 @@ class Assistant:
         admits = merge_filters(scope, filters).admits
         for name in names_asked(scope.question, self.retriever.councils):
             found = self.retriever.mentioning(name)
-            if not any(admits(doc) for doc in found):
+            if name_forms(name) and not any(admits(doc) for doc in found):
                 return name, [doc.title for doc in found]
         return None
 

@@ -249,6 +249,8 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
     first = re.match(r"\W*([A-Za-z][\w'’-]*)(\s+[A-Z])?", question)
     if first and (first.group(1).lower() in OPENERS or not first.group(2)):
         question = " , " + question[first.end(1):]
+    # "the LGA-led review": a word made with a lower-case part describes, it does not name.
+    question = re.sub(r"\b[A-Z][\w'’]*-[a-z][\w'’-]*", " , ", question)
     words = re.findall(r"[A-Za-z][\w'’-]*", question)
     if sum(w[0].isupper() for w in words) > max(3, len(words) // 2):
         return []
@@ -256,7 +258,8 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
     names = []
     for m in NAME.finditer(question):
         if m.group(1):
-            names.append(m.group(1).strip())
+            if re.search(r"\w", m.group(1)):
+                names.append(m.group(1).strip())
             continue
         for name in ACRONYM.sub(" , ", re.sub(r"['’]s$", "", m.group(0))).split(" , "):
             # "the Leader of Derbyshire" is the council's Leader, whom the reports call "Leader".

@@ -304,6 +304,8 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     ("Can Derby staff use Twitter and Facebook for work?", []),
     ("How do Derby and Derbyshire compare on SEND?", []),
     ("What Did Peers Say About Derby City Council Finances?", []),
+    ("Was the LGA-led Review fair?", []),  # "LGA-led" describes the review
+    ('What did peers say about "  "?', []),
 ])
 def test_the_names_a_question_gives(councils, question, names):
     assert names_asked(question, councils) == names
