@@ -13,8 +13,9 @@ from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, mentions, merge_filters,
-                                 name_forms, strip_councils, tokenize)
-from assistant.scope import Council, Scope, as_question, find_councils, names_asked, topic, without_kinds
+                                 name_forms, tokenize)
+from assistant.scope import (Council, Scope, as_question, find_councils, names_asked, strip_councils, topic,
+                             without_kinds)
 from assistant.team import extract as peer_team
 from assistant.verify import (
     LINK,
@@ -573,7 +574,7 @@ class Assistant:
         # to its form.)
         names = [name for name in names_asked(scope.question, self.retriever.councils)
                  if self.retriever.mentioning(name, loosely=False)]
-        by_n = {p.n: p for p in passages}
+        naming = {name: {p.n for p in passages if mentions(p.chunk.text, name)} for name in names}
         kept, elsewhere = [], []
         for s in sentences:
             theirs = self.context_words(s, passages)
@@ -581,7 +582,7 @@ class Assistant:
                                   if set(tokenize(w)) <= theirs)
             if self.restates(terms, s.text, theirs):
                 removed.append(s.text)
-            elif not all(any(mentions(by_n[n].chunk.text, name) for n in s.citations) for name in names):
+            elif not all(naming[name] & set(s.citations) for name in names):
                 elsewhere.append(s.text)
             else:
                 kept.append(s)

@@ -10,8 +10,8 @@ from dataclasses import replace
 from assistant.answer import Answer, Citation, join_words
 from assistant.chunking import Chunk
 from assistant.lists import lists_in
-from assistant.retrieval import TOKEN, Filters, Passage, Retriever, merge_filters, strip_councils, tokenize
-from assistant.scope import RECOMMENDATION, THEME_NAMES, THEMES, Scope, topic
+from assistant.retrieval import TOKEN, Filters, Passage, Retriever, merge_filters, tokenize
+from assistant.scope import RECOMMENDATION, THEME_NAMES, THEMES, Scope, strip_councils, topic
 from assistant.team import matching, unlisted
 
 # Words of a question on the peer team that ask for it, not for one post on it ("the People director").

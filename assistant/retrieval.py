@@ -14,7 +14,7 @@ from assistant.chunking import Chunk
 from assistant.config import Settings
 from assistant.embedding import get_embedder
 from assistant.scope import (
-    COMPARISON, EXPECTS, THEME_NAMES, THEMES, Council, Scope, alias_pattern, analyse, build_councils, topic,
+    COMPARISON, EXPECTS, THEME_NAMES, THEMES, Council, Scope, analyse, build_councils, strip_councils, topic,
     without_kinds,
 )
 from assistant.store import DocumentRecord, Index, load_index
@@ -350,13 +350,6 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], setti
         for pos, value in contributions:
             fused[pos] = fused.get(pos, 0.0) + weights[name] * value
     return fused
-
-
-def strip_councils(query: str, councils: list[Council]) -> str:
-    for council in councils:
-        for alias in council.aliases:
-            query = alias_pattern(alias).sub(" ", query)
-    return query
 
 
 def merge_filters(scope: Scope, explicit: Filters | None) -> Filters:

@@ -365,14 +365,19 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
     return scope
 
 
+def strip_councils(query: str, councils: list[Council]) -> str:
+    for council in councils:
+        for alias in council.aliases:
+            query = alias_pattern(alias).sub(" ", query)
+    return query
+
+
 def subject(query: str, councils: list[Council]) -> str:
     """What a question asks about, without its framing or the councils: "What did peers say about
     scrutiny in Derbyshire?" gives "scrutiny"."""
-    text = re.sub(r"^\W*(?:what|how|which|who|why|when|where)\s+(?:is|are|was|were|do|does|did|has|have)\s+",
-                  "", topic(query), flags=re.I)
-    for council in councils:
-        for alias in council.aliases:
-            text = alias_pattern(alias).sub(" ", text)
+    asked = re.sub(r"^\W*(?:what|how|which|who|why|when|where)\s+(?:is|are|was|were|do|does|did|has|have)\s+",
+                   "", topic(query), flags=re.I)
+    text = strip_councils(asked, councils)
     return re.sub(r"^(?:\W|\b(?:in|at|of|for|on|by|the)\b)+|(?:\W|\b(?:in|at|of|for|on|by|the)\b)+$", "", text) or query
 
 

@@ -61,7 +61,7 @@ def test_a_web_address_is_not_part_of_an_answer(settings, retriever):
     """The address's path ("…/Data/Resources…") once made a list of example councils look like an
     answer about the council's use of data."""
     question = "What did peers say about Derbyshire's use of data?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Hertfordshire County Council")
+    n, _ = found_sentence(retriever, question, "Hertfordshire County Council")
     link = "<https://democracy.hertfordshire.gov.uk/Data/Resources%20and%20Performance%20Cabinet%20Panel/>"
     draft = f"Examples of well-presented information include: Hertfordshire County Council {link} [{n}]."
     answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
@@ -103,7 +103,7 @@ def test_a_who_answer_must_name_the_person_the_passage_gives_that_role(settings,
 def test_a_name_the_cited_passage_never_gives_is_not_supported(settings, retriever):
     """The model joined the Leader's name, from elsewhere, to a passage about an Ofsted inspection."""
     question = "What did peers say about children's services in Derbyshire?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "focussed Ofsted inspection")
+    n, _ = found_sentence(retriever, question, "focussed Ofsted inspection")
     claim = "has been subject to a focussed Ofsted inspection on child protection services in February 2018"
     named = Assistant(settings, retriever, model=Draft(f"Children's Services, led by Barry Lewis, {claim} [{n}].")).ask(question)
     assert "Barry Lewis" not in named.text, named.text
@@ -230,7 +230,7 @@ def test_an_unsupported_sentence_is_removed_never_shown_as_cited(accounts_passag
 
 def test_an_answer_does_not_open_with_also_when_the_first_draft_sentence_was_left_out(settings, retriever):
     question = "What did peers say about Derby's accounts?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "statutory obligations")
+    n, sentence = found_sentence(retriever, question, "statutory obligations")
     draft = (f"The council plans to open twelve new libraries in 2025 [{n}]. They also heard that "
              f"{sentence[0].lower()}{sentence[1:]} [{n}].")
     answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
@@ -248,7 +248,7 @@ def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever)
     answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
     assert answer.refused and answer.removed, answer.text
     question = "How much funding has Derby lost since 2010?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£135m since 2010")
+    n, _ = found_sentence(retriever, question, "£135m since 2010")
     answer = Assistant(settings, retriever, model=Draft(f"Derby has lost £135m since 2010 [{n}].")).ask(question)
     assert not answer.refused, answer.text
 
@@ -264,7 +264,7 @@ def test_the_council_a_claim_names_is_checked_by_council_not_counted_as_missing_
 
 def test_a_line_introducing_a_quotation_loses_its_speech_verb(settings, retriever):
     question = "Who is the Chief Executive of Derby City Council?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Paul Robinson, Chief Executive")
+    n, _ = found_sentence(retriever, question, "Paul Robinson, Chief Executive")
     draft = f"Paul Robinson, Chief Executive of Derby City Council says [{n}]."
     answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
     assert answer.text == "Paul Robinson, Chief Executive of Derby City Council [1].", answer.text
@@ -492,6 +492,11 @@ def passage_sentence(passages, *words: str) -> tuple[int, str]:
                 if all(w in s for w in words))
 
 
+def found_sentence(retriever, question: str, *words: str) -> tuple[int, str]:
+    """passage_sentence among the passages the question finds."""
+    return passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), *words)
+
+
 def test_earlier_this_year_is_not_a_date_and_the_second_try_reads_the_dated_sentence(settings, retriever):
     """The press release says the peers visited Derby "earlier this year"; the report gives the dates."""
     question = "When did the peer team visit Derby?"
@@ -521,13 +526,13 @@ def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
     """A true, cited sentence about the right subject still does not answer "who" without a name, or
     "how much for 2019/20" with another year's figure."""
     question = "Who chairs Derby City Council's Audit Committee?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Audit Committee")
+    n, sentence = found_sentence(retriever, question, "Audit Committee")
     about = sentence.split("Audit Committee", 1)[1].split(" - ")[0].strip(" ,")
     answer = Assistant(settings, retriever, model=Draft(f"The Audit Committee {about} [{n}].")).ask(question)
     assert answer.refused and "gives no name" in answer.text, answer.raw
 
     question = "What is Derby City Council's net revenue budget for 2019/20?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "net revenue budget")
+    n, sentence = found_sentence(retriever, question, "net revenue budget")
     answer = Assistant(settings, retriever, model=Draft(f"{sentence}. [{n}]")).ask(question)
     assert answer.refused and "not about 2019/20" in answer.text, answer.raw
     answer = Assistant(settings, retriever, model=Draft(f"{sentence}. [{n}]")).ask(
@@ -842,7 +847,7 @@ def test_a_question_naming_what_no_document_in_its_scope_mentions_is_refused_bef
     answer = Assistant(settings, retriever, model=model).ask("What did peers say about Infinity Park in Derbyshire?")
     assert answer.refused and "It appears only in Derby City Council" in answer.text, answer.text
     question = "Derbyshire Children's Partnership: what is it?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "Locality")
+    n, sentence = found_sentence(retriever, question, "Locality")
     answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)
     assert not answer.refused and "Derbyshire Children's Partnership" in answer.text, answer.text
 
@@ -866,28 +871,29 @@ def test_peers_are_not_said_to_say_what_a_council_s_news_story_says(settings, re
     passages = retriever.search_scope(retriever.analyse(question), k=5)
     n, sentence = passage_sentence(passages, "library services")
     assert next(p for p in passages if p.n == n).chunk.kind == "news story"
-    answer = Assistant(settings, retriever, model=Draft(f"Peers said that {sentence.lstrip('- ')} [{n}].")).ask(question)
+    draft = Draft(f"Peers said that {sentence.lstrip('- ')} [{n}].")
+    answer = Assistant(settings, retriever, model=draft).ask(question)
     assert answer.text.startswith("Derbyshire County Council's news story says that "), answer.text
 
 
 def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
     """A passage holding "good" and "council" is no evidence for "Yes, Derby is a good council"."""
     question = "Is Derby a good council?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "good")
+    n, _ = found_sentence(retriever, question, "good")
     answer = Assistant(settings, retriever, model=Draft(f"Yes, Derby is a good council [{n}].")).ask(question)
     assert answer.refused and "Yes, Derby is a good council." in answer.removed, answer.text
     question = "Does Derbyshire have a digital strategy?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "digital")
+    n, _ = found_sentence(retriever, question, "digital")
     answer = Assistant(settings, retriever, model=Draft(f"Derbyshire has a digital strategy [{n}].")).ask(question)
     assert answer.refused and "Derbyshire has a digital strategy." in answer.removed, answer.text
     # A yes or no with the passage's own evidence stays, as does a "no" denying the question's premise.
     question = "Do all Derby councillors accept what the external auditor has found?"
-    n, _ = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "do not accept")
+    n, _ = found_sentence(retriever, question, "do not accept")
     answer = Assistant(settings, retriever, model=Draft(
         f"No, not all Derby councillors accept what the external auditor has found [{n}].")).ask(question)
     assert not answer.refused, answer.text
     question = "Did Derby close its accounts on time?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "not finalised")
+    n, sentence = found_sentence(retriever, question, "not finalised")
     answer = Assistant(settings, retriever, model=Draft(f"No, {sentence} [{n}].")).ask(question)
     assert not answer.refused and answer.text.startswith("No, "), answer.text
 
@@ -896,10 +902,11 @@ def test_a_figure_must_be_stated_about_what_the_question_asks(settings, retrieve
     """The net revenue budget is a true figure, but not how much Derby had to save; the year beside it
     (2017/18), which sentences on savings also give, does not make it one."""
     question = "How much money did Derby need to save?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£215m")
+    n, sentence = found_sentence(retriever, question, "£215m")
     answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)
     assert answer.refused and "figures the passages support are not stated about" in answer.text, answer.text
     question = "How much revenue funding has Derby lost since 2010?"
-    n, sentence = passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), "£135m")
-    answer = Assistant(settings, retriever, model=Draft(f"Derby has lost £135m of revenue funding [{n}].")).ask(question)
+    n, sentence = found_sentence(retriever, question, "£135m")
+    draft = Draft(f"Derby has lost £135m of revenue funding [{n}].")
+    answer = Assistant(settings, retriever, model=draft).ask(question)
     assert not answer.refused and "£135m" in answer.text, answer.text
