@@ -55,19 +55,27 @@ PEER_RECOMMENDATIONS = re.compile(
     r"|^\W*what\s+(does|do|did)\b[^?.]{0,40}\bneeds?\s+to\s+(do|improve|change)\b",
     re.I,
 )
-# Asking who was on a peer team ("Who was on the Derby peer team?", "List the members of the peer team"),
-# not what the team did or found ("What did the peer team find?", "…the peer team's report").
-PEER_TEAM = r"(?:[\w'’-]+\s+){0,4}?(?:corporate\s+)?peer\s+(?:challenge\s+|review\s+)?teams?\b(?!['’])"
+# Asking who was on a peer team ("Who was on the Derby peer team?", "Which councils were the peers from?"),
+# not what the team did or found ("What did the peer team find?", "Who did the peers meet?", "…the peer
+# team's report"). PEERS names the team or its members; a possessive ("the peers' view") does not.
+PEERS = r"(?:(?:corporate\s+)?peer\s+(?:challenge\s+|review\s+)?teams?|peers|peer\s+reviewers|lead\s+peers?)\b(?!['’])"
+# What may stand between "on", "who were" and the like and PEERS: "the", then names and possessives ("on the
+# Derby City Council peer team", "in Derbyshire's peer team"), not other words ("in response to the peers").
+BEFORE_PEERS = r"(?:the\s+)?(?:(?-i:[A-Z])[\w'’-]*\s+|[\w-]+['’]s\s+){0,4}?"
 TEAM = re.compile(
-    rf"\b(?:on|in|joined|made up|formed)\s+the\s+{PEER_TEAM}"
-    rf"|\b(?:members?|membership|make-?up|composition)\s+of\s+the\s+{PEER_TEAM}"
-    r"|\bpeer\s+(?:challenge\s+|review\s+)?team\s+(?:members?|membership)\b"
-    r"|\bwho\s+(?:were|was|are)\s+the\s+peers\b|^\W*(?:list|name)\s+(?:all\s+)?(?:of\s+)?the\s+peers\b"
-    r"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){0,3}?teams?\b(?!['’])"
-    r"|\b(?:compare|comparison|differ)\w*\b[^?.]*\bpeer\s+(?:challenge\s+)?teams?\b(?!['’])"
-    r"|\bpeer\s+(?:challenge\s+)?teams\b[^?.]*\b(?:compare|differ)\w*"
-    r"|\bwho\s+(?:delivered|carried\s+out|conducted|made\s+up)\s+the\s+(?:\w+\s+){0,3}?peer\s+(?:challenge|review|team)\b"
-    rf"|\bwho\s+(?:led|leads|headed|chaired)\s+the\s+{PEER_TEAM}",
+    rf"\b(?:on|in|joined|made\s+up|formed|members?\s+of|membership\s+of|make-?up\s+of|composition\s+of)"
+    rf"\s+{BEFORE_PEERS}{PEERS}"
+    rf"|^\W*who\s+(?:was|were|is|are)\s+{BEFORE_PEERS}{PEERS}"
+    rf"|^\W*who\s+(?:delivered|carried\s+out|conducted|took\s+part\s+in|led|leads|headed|chaired)\s+"
+    rf"{BEFORE_PEERS}peer\s+(?:challenge|review|team)s?\b"
+    rf"|\b{PEERS}\s+(?:\w+\s+)?(?:members?|membership|consist(?:ed)?\s+of|comprised?|include[ds]?(?!\s+in\b)"
+    rf"|made\s+up\s+of|come\s+from|came\s+from|were\s+from)\b"
+    rf"|^\W*(?:which|what)\s+(?:councils?|councillors?|officers?|people|organisations?|authorities|roles?|posts?|jobs?)"
+    rf"\s+(?:were|was|sat|served)\b[^?.]*\b{PEERS}"
+    rf"|^\W*(?:list|name)\s+(?:all\s+)?(?:of\s+)?the\s+{PEERS}"
+    rf"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){{0,3}}?teams?\b(?!['’])"
+    rf"|\b(?:compare|comparison|differ)\w*\b[^?.]*\bpeer\s+(?:challenge\s+)?teams?\b(?!['’])"
+    rf"|\bpeer\s+(?:challenge\s+)?teams\b[^?.]*\b(?:compare|differ)\w*",
     re.I,
 )
 ABOUT_THEM = re.compile(r"\b(them|they|those|these|which of|any of|how many of)\b", re.I)

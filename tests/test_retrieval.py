@@ -264,11 +264,19 @@ def test_asking_who_was_on_a_peer_team_is_told_from_asking_what_the_team_did(cou
     for question in ("Who was on the Derby peer team?", "List the members of the Derby City Council peer team",
                      "Which council leaders sat on the Derby peer challenge team?", "Who were the peers?",
                      "How many people were on the Derbyshire peer team?", "Who delivered the Derby peer challenge?",
-                     "Which peers came from county councils on the Derbyshire team?", "List the peers"):
+                     "Which peers came from county councils on the Derbyshire team?", "List the peers",
+                     "Who were the peer team for Derby?", "Who was on Derby's peer team?",
+                     "What did the Derby peer team consist of?", "Who did the Derbyshire peer team include?",
+                     "Which councils were the peers from?", "Where did the Derby peers come from?",
+                     "Who took part in the Derby peer challenge?", "Who was the lead peer for Derbyshire?",
+                     "Which councillors were peers at Derbyshire?", "Who carried out Derby's peer review?"):
         assert analyse(question, councils).team, question
     for question in ("What did the peer team find on Derby's finances?", "Who did the peer team meet?",
                      "What were the findings of the Derby peer team?", "How long was the peer team on site?",
-                     "What was said in the Derby peer team's report?", "What did peers find in the Derby senior team?"):
+                     "What was said in the Derby peer team's report?", "What did peers find in the Derby senior team?",
+                     "Who did the peers speak to in Derby?", "What did Derby do in response to the peers?",
+                     "What has changed in Derby since the peer team visited?", "Who was praised by the peers?",
+                     "What did the peer team include in its report?"):
         assert not analyse(question, councils).team, question
 
 
