@@ -14,11 +14,12 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import (SENTENCE_BREAK, TOKEN, Filters, Passage, Retriever, mentions, merge_filters,
                                  name_forms, tokenize)
-from assistant.scope import (Council, Scope, as_question, find_councils, names_asked, strip_councils, topic,
-                             without_kinds)
+from assistant.scope import (COUNCIL_NAME, Council, Scope, as_question, find_councils, names_asked, strip_councils,
+                             topic, without_kinds)
 from assistant.team import extract as peer_team
 from assistant.verify import (
     LINK,
+    YEAR_LIKE,
     best_quote,
     cited_numbers,
     cut_off,
@@ -119,7 +120,6 @@ SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|s
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
-YEAR_LIKE = re.compile(r"(19|20)\d\d(/\d\d(\d\d)?)?")
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
 # "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
 PEERS_SAID = re.compile(
@@ -493,6 +493,9 @@ class Assistant:
         elif unmentioned := self.unmentioned(scope, filters):
             name, elsewhere = unmentioned
             where = f"It appears only in {'; '.join(elsewhere)}. " if elsewhere else ""
+            if COUNCIL_NAME.fullmatch(name):
+                indexed = ", ".join(c.name for c in self.retriever.councils)
+                where = f"No report on {name} is indexed; the reports are on {indexed}. {where}"
             answer = refusal(question, scope, passages, f"{where}The closest passages found are shown below.",
                              unmentioned=name)
         elif not relevant(passages, self.retriever.coverage(scope, passages)):

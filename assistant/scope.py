@@ -58,7 +58,8 @@ PEER_RECOMMENDATIONS = re.compile(
 # Asking who was on a peer team ("Who was on the Derby peer team?", "Which councils were the peers from?"),
 # not what the team did or found ("What did the peer team find?", "Who did the peers meet?", "…the peer
 # team's report"). PEERS names the team or its members; a possessive ("the peers' view") does not.
-PEERS = r"(?:(?:corporate\s+)?peer\s+(?:challenge\s+|review\s+)?teams?|peers|peer\s+reviewers|lead\s+peers?)\b(?!['’])"
+PEERS = (r"(?:(?:corporate\s+)?peer\s+(?:challenge\s+|review\s+)?teams?|peers|peer\s+reviewers|lead\s+peers?)"
+         r"\b(?!['’])")
 # What may stand between "on", "who were" and the like and PEERS: "the", then names and possessives ("on the
 # Derby City Council peer team", "in Derbyshire's peer team"), not other words ("in response to the peers").
 BEFORE_PEERS = r"(?:the\s+)?(?:(?-i:[A-Z])[\w'’-]*\s+|[\w-]+['’]s\s+){0,4}?"
@@ -73,7 +74,8 @@ TEAM = re.compile(
     rf"|^\W*(?:which|what)\s+(?:councils?|councillors?|officers?|people|organisations?|authorities|roles?|posts?|jobs?)"
     rf"\s+(?:were|was|sat|served)\b[^?.]*\b{PEERS}"
     rf"|^\W*(?:list|name)\s+(?:all\s+)?(?:of\s+)?the\s+{PEERS}"
-    rf"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){{0,3}}?teams?\b(?!['’])"
+    rf"|^\W*(?:which|who|how\s+many)\s+(?:of\s+the\s+)?peers\b[^?.]*\bon\s+the\s+(?:[\w'’-]+\s+){{0,3}}?teams?"
+    rf"\b(?!['’])"
     rf"|\b(?:compare|comparison|differ)\w*\b[^?.]*\bpeer\s+(?:challenge\s+)?teams?\b(?!['’])"
     rf"|\bpeer\s+(?:challenge\s+)?teams\b[^?.]*\b(?:compare|differ)\w*",
     re.I,
@@ -96,11 +98,16 @@ YEAR_OF_REPORT = re.compile(
 # What a question asks for, read from its opening words. An answer without a figure does not answer
 # "how much", one without a date does not answer "when", one that names no one does not answer "who".
 EXPECTS = (
-    ("number", re.compile(r"^\s*(?:by\s+)?how (?:much|many|big|large|long)\b|^\s*what (?:share|percentage|proportion|"
-                          r"amount|number|size|level|sum|cost|value|rate)\b", re.I)),
+    # Also "Derby pledges - how many areas…?", "What did the bus station cost?" and "Derby bus station cost?".
+    ("number", re.compile(r"(?:^|[-–—:;]\s)\s*(?:by\s+)?how (?:much|many|big|large|long)\b"
+                          r"|^\s*what (?:share|percentage|proportion|amount|number|size|level|sum|cost|value|rate)\b"
+                          r"|^\s*what\s+(?:did|does|do|will|would)\b[^?]*\bcost\W*$|\b(?:cost|price)\W*$", re.I)),
     ("date", re.compile(r"^\s*(?:when|how often|what (?:year|date|month|day))\b|^\s*in what year\b"
                         r"|^\s*what (?:was|were|is|are) the (?:dates?|years?|months?|days?)\b", re.I)),
-    ("name", re.compile(r"^\s*who(?:m)?\b", re.I)),
+    # "Which energy company…?", "Which firm's work…?": a body's name, not the council asked about.
+    ("name", re.compile(r"^\s*who(?:m)?\b|^\s*which\s+(?:\w+\s+)?(?:company|companies|firm|firms|business|"
+                        r"businesses|supplier|suppliers|consultants?|consultancy|provider|providers|charity|"
+                        r"organi[sz]ations?)\b", re.I)),
 )
 # "What did the peer team say about …": words that frame the question, not its topic. Searched for, they
 # rank the passages about the peer team and the peer challenge itself above those on the topic.
@@ -223,11 +230,40 @@ def alias_pattern(alias: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(alias)}(?:['’]s)?(?![\w-])", flags)
 
 
+# A council's name as written: capitalised words before "Council" ("Nottingham City Council", "Wirral Council").
+COUNCIL_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*\s+)+Council\b")
+
+
+def other_councils(text: str, councils: list[Council]) -> list[tuple[tuple[int, int], str]]:
+    """The names of councils not indexed in the text, with where they stand ("Nottingham City Council"):
+    their "City Council" is not the indexed city council's alias. A name ending in an indexed council's
+    place, of its kind if one is given, is that council's ("Derby Council", "About Derby City Council")."""
+    kinds = {w for kind in COUNCIL_TYPES for w in kind.split()}
+    found = []
+    for m in COUNCIL_NAME.finditer(text):
+        words = m.group(0).split()[:-1]
+        kind = []
+        while words and words[-1] in kinds:
+            kind.insert(0, words.pop())
+        place = re.sub(r"['’]s$", "", " ".join(words))
+        if not place or any(re.search(rf"(?<!\S){re.escape(place_name(c.name))}$", place, re.I)
+                            and (not kind or " ".join(kind).lower() == council_type(c.name)) for c in councils):
+            continue
+        name = m.group(0).split()
+        while len(name) > 1 and name[0].lower() in OPENERS:
+            name.pop(0)
+        found.append((m.span(), " ".join(name)))
+    return found
+
+
 def find_councils(text: str, councils: list[Council]) -> list[str]:
-    """Councils named in the text, in order of first mention."""
+    """Councils named in the text, in order of first mention; "City Council" in "Bradford City Council"
+    names none of them."""
+    others = [span for span, _ in other_councils(text, councils)]
     found: list[tuple[int, str]] = []
     for council in councils:
-        positions = [m.start() for alias in council.aliases for m in alias_pattern(alias).finditer(text)]
+        positions = [m.start() for alias in council.aliases for m in alias_pattern(alias).finditer(text)
+                     if not any(start <= m.start() < end for start, end in others)]
         if positions:
             found.append((min(positions), council.name))
     return [name for _, name in sorted(found)]
@@ -250,7 +286,10 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
     ("Chinese", "Twitter"), and an acronym may be spelt out in the reports ("SEND"), so neither counts.
     A council's name ends a name where it is possessive or the full name ("Derby's Council House");
     a short one inside a name stays part of it ("the Derby Plan"). A question written in capitals
-    throughout names nothing this way."""
+    throughout names nothing this way. So does a council not indexed ("Nottingham City Council")."""
+    others = [name for _, name in other_councils(question, councils)]
+    for name in others:
+        question = question.replace(name, " , ")
     for alias in sorted({a for c in councils for a in c.aliases}, key=len, reverse=True):
         question = alias_pattern(alias).sub(
             lambda m: " , " if m.group(0)[-2:] in ("'s", "’s") or " " in alias else m.group(0), question)
@@ -275,7 +314,7 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
                           lambda end: "" if end.group(1).lower() in council_words else end.group(0), name.strip())
             if (" " in name or re.search(r"\d", name)) and not set(name.lower().split()) <= council_words:
                 names.append(name)
-    return names
+    return others + names
 
 
 # Asking how a council responded to its peer challenge, which its own documents tell, not the report.

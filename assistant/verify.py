@@ -183,39 +183,61 @@ def numbers_together(numbers: set[str], sentences: list[str], window: int = NUMB
 
 
 def lacks_expected(text: str, expects: str, question: str) -> str:
-    """What the answer text fails to give that the question asks for ("figure", "date or time", "name"),
-    or "" if it gives it."""
+    """What the answer text fails to give that the question asks for ("figure", "date or time", "name",
+    "person's name"), or "" if it gives it."""
     # Numbers the question already holds ("HS2", "since 2010") are not what it asks for.
-    new_numbers = set(re.findall(r"\w*\d\w*", text.lower())) - set(re.findall(r"\w*\d\w*", question.lower()))
-    if expects == "number" and not (new_numbers or NUMBER_WORDS.search(text)):
+    new_numbers = set(re.findall(r"\w*\d[\w/]*", text.lower())) - set(re.findall(r"\w*\d[\w/]*", question.lower()))
+    # A year says when, not how much: "How much did the work cost?" is not answered by "launched in 2018".
+    figures = new_numbers if HOW_LONG.search(question) else {n for n in new_numbers if not YEAR_LIKE.fullmatch(n)}
+    if expects == "number" and not (figures or NUMBER_WORDS.search(text)):
         return "figure"
     if expects == "date" and not (new_numbers or DATE_WORDS.search(RELATIVE_DATE.sub(" ", text))):
         return "date or time"
-    if expects == "name" and not names_someone(text, question):
-        return "name"
+    if expects == "name":
+        # "Who is the interim Director of Finance?" asks for a person, and another post is no answer.
+        person = bool(ASKS_FOR_PERSON.search(question))
+        if not names_someone(text, question, person):
+            return "person's name" if person else "name"
     return ""
 
 
+# A year, or a financial year ("2017/18").
+YEAR_LIKE = re.compile(r"(19|20)\d\d(/\d\d(\d\d)?)?")
+# Questions a year can answer as a figure ("How long has Derby faced cuts?" "Since 2010").
+HOW_LONG = re.compile(r"\bhow long\b|\bsince when\b", re.I)
+# "Who is the Leader…?", "Who was Derbyshire's Strategic Director…?": a post named, its holder asked for.
+ASKS_FOR_PERSON = re.compile(r"^\W*who\s+(?:is|was|are|were)\b(?=.*\b(?:leader|mayor|chair\w*|director|"
+                             r"executive|officer|manager|head|cabinet member|portfolio holder|auditor)\b)", re.I)
+
+
 # A title or a post names someone on its own ("Cllr", "the Leader of the Council").
-TITLE = re.compile(r"(Cllr|Councillor|Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Professor|Leader|Mayor|Chair\w*|"
-                   r"Director|Executive|Officer|Manager|Adviser|Advisor|Commissioner|Auditor)\.?")
+HONORIFIC = r"Cllr|Councillor|Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Professor"
+TITLE = re.compile(rf"({HONORIFIC}|Leader|Mayor|Chair\w*|Director|Executive|Officer|Manager|Adviser|Advisor|"
+                   r"Commissioner|Auditor)\.?")
+# A person named with an honorific and a surname: "Cllr Banwait".
+HONOURED = re.compile(rf"\b(?:{HONORIFIC})\.?\s+[A-Z][a-z]")
 
 
-def names_someone(text: str, question: str) -> bool:
+def names_someone(text: str, question: str, person: bool = False) -> bool:
     """Whether the text names a person, post or body the question did not already name: two capitalised
     words in a row ("Barry Lewis", "Strategic Director", "Audit Committee"), one of them new to the
     question, or a title or post ("Cllr", "Leader"). A lone capitalised word ("HS2", "Toton", "LGA's
-    review") is a place or thing, not who did something."""
+    review") is a place or thing, not who did something. With `person`, only the two capitalised words
+    count, none of them a title or post ("Wendy Thomson", not "Strategic Director" or "external auditors")."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
     for sentence in split_sentences(text):
         words = re.findall(r"[A-Za-z][\w'’-]*", sentence)
         capital = [w[0].isupper() and w.lower() not in STOPWORDS for w in words]  # not "The" opening it
+        if person:
+            capital = [c and not TITLE.fullmatch(w) for w, c in zip(words, capital)]
         new = [c and w.lower() not in asked for w, c in zip(words, capital)]
-        if any(TITLE.fullmatch(w) for w, fresh in zip(words, new) if fresh):
+        if not person and any(TITLE.fullmatch(w) for w, fresh in zip(words, new) if fresh):
             return True
         if any(capital[i] and capital[i + 1] and (new[i] or new[i + 1]) for i in range(len(words) - 1)):
             return True
-        if any(m.group(1).lower() not in asked for m in POST.finditer(sentence)):
+        if not person and any(m.group(1).lower() not in asked for m in POST.finditer(sentence)):
+            return True
+        if person and HONOURED.search(sentence):
             return True
     return False
 

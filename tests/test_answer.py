@@ -541,11 +541,11 @@ def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
 
 
 def test_the_council_asked_about_is_not_the_name_a_who_question_wants(settings, retriever):
-    question = "Who led the Derbyshire peer challenge?"
+    question = "Who led the seven local partnerships in Derbyshire?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
     n = next(p.n for p in passages if "led" in tokenize(retriever.context(p.chunk)))
     answer = Assistant(settings, retriever, model=Draft(
-        f"The Derbyshire peer challenge was led by the Derbyshire County Council [{n}].")).ask(question)
+        f"The seven local partnerships were led by the Derbyshire County Council [{n}].")).ask(question)
     assert answer.refused and "gives no name" in answer.text, answer.text
 
 
@@ -746,6 +746,33 @@ def test_a_who_question_wants_a_person_post_or_body_not_a_place():
     assert not names_someone("The external auditor raised concerns.", "What did the external auditor find?")
 
 
+def test_asked_who_holds_a_post_the_answer_must_name_a_person():
+    from assistant.verify import lacks_expected
+
+    finance = "Who is Derby City Council's interim Director of Finance?"
+    assert lacks_expected("A new interim Director of Finance was appointed, and the external auditors raised "
+                          "issues in 2016.", "name", finance) == "person's name"
+    assert lacks_expected("The Strategic Director chairs it.", "name",
+                          "Who is the Leader of Derby City Council?") == "person's name"
+    for named in ("The interim Director of Finance is Jane Smith.", "It is Cllr Banwait.",
+                  "Councillor Ranjit Banwait is the Leader."):
+        assert lacks_expected(named, "name", finance) == ""
+    # Asked who did something, a post is an answer.
+    assert lacks_expected("It was issued by the current external auditor.", "name",
+                          "Who issued the Section 24 recommendation?") == ""
+
+
+def test_a_year_is_not_the_figure_a_how_much_question_asks_for():
+    from assistant.verify import lacks_expected
+
+    cost = "How much did the Korn Ferry Hay Group leadership work cost Derbyshire County Council?"
+    assert lacks_expected("The work was only launched in August 2018.", "number", cost) == "figure"
+    assert lacks_expected("It was launched in 2018/19.", "number", cost) == "figure"
+    assert lacks_expected("It cost £120,000 in 2018.", "number", cost) == ""
+    assert lacks_expected("Budget cuts have been made since 2010.", "number",
+                          "How long has Derby faced budget cuts?") == ""
+
+
 def test_an_answer_sharing_one_word_with_the_question_must_be_close_to_it_in_meaning(settings, retriever):
     from assistant.retrieval import Passage
 
@@ -846,6 +873,8 @@ def test_a_question_naming_what_no_document_in_its_scope_mentions_is_refused_bef
     assert answer.refused and "mentions “Vision Derbyshire”" in answer.text and not model.prompt, answer.text
     answer = Assistant(settings, retriever, model=model).ask("What did peers say about Infinity Park in Derbyshire?")
     assert answer.refused and "It appears only in Derby City Council" in answer.text, answer.text
+    answer = Assistant(settings, retriever, model=model).ask("What did peers say about Nottingham City Council?")
+    assert answer.refused and "No report on Nottingham City Council is indexed" in answer.text, answer.text
     question = "Derbyshire Children's Partnership: what is it?"
     n, sentence = found_sentence(retriever, question, "Locality")
     answer = Assistant(settings, retriever, model=Draft(f"{sentence} [{n}].")).ask(question)

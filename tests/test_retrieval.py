@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.retrieval import Filters, tokenize
-from assistant.scope import analyse, build_councils, names_asked
+from assistant.scope import analyse, build_councils, find_councils, names_asked
 
 DERBY, DERBYSHIRE = "Derby City Council", "Derbyshire County Council"
 
@@ -75,6 +75,12 @@ def test_what_sort_of_answer_a_question_expects(councils):
     assert read("What were the dates of the Derbyshire peer challenge visit?") == ("date", [])
     assert read("Who chairs Derby's Audit Committee?") == ("name", [])
     assert read("What did peers say about Derby's accounts?") == ("", [])
+    assert read("Derby pledges - how many areas are protected from cuts?") == ("number", [])
+    assert read("Derby new bus station cost?") == ("number", [])
+    assert read("What did the new bus station cost?") == ("number", [])
+    assert read("What did the peers say about the cost of agency staff?") == ("", [])
+    assert read("Which energy company supplies Derby's energy tariff?") == ("name", [])
+    assert read("Which services did Derbyshire review?") == ("", [])
     # A follow-up is read from its own words, not from the earlier question it carries as context.
     first = analyse("What is Derby's net revenue budget for 2017/18?", councils)
     assert read("How much of that came from reserves?", [first]) == ("number", [])
@@ -314,9 +320,22 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     ("What Did Peers Say About Derby City Council Finances?", []),
     ("Was the LGA-led Review fair?", []),  # "LGA-led" describes the review
     ('What did peers say about "  "?', []),
+    # A council not indexed is a name ("City Council" in it is not Derby's alias); one indexed is not.
+    ("How did Nottingham City Council's peer challenge compare with Derby City's?", ["Nottingham City Council"]),
+    ("Which peer came from Wirral Council?", ["Wirral Council"]),
+    ("What did Derby Council do about its accounts?", []),
 ])
 def test_the_names_a_question_gives(councils, question, names):
     assert names_asked(question, councils) == names
+
+
+def test_city_council_inside_another_council_s_name_does_not_name_the_city_council(councils):
+    assert analyse("What did peers say about Nottingham City Council?", councils).councils == []
+    assert analyse("Did Derbyshire Dales District Council work with DCC?", councils).councils == [DERBYSHIRE]
+    assert find_councils("Kersten England, Chief Executive, Bradford City Council", councils) == []
+    for question in ("Is the City Council in good shape?", "What did Derby Council do about its accounts?",
+                     "What does the city council say about HS2?"):
+        assert analyse(question, councils).councils == [DERBY], question
 
 
 def test_a_name_is_found_where_its_words_stand_together(retriever):
@@ -329,3 +348,10 @@ def test_a_name_is_found_where_its_words_stand_together(retriever):
     assert not retriever.mentioning("Medium Term Financial Plan", loosely=False)
     assert {d.council for d in retriever.mentioning("Corporate Management Team")} == {DERBYSHIRE}
     assert not retriever.mentioning("Director of Public Health")
+
+
+def test_a_passage_among_few_holding_a_name_is_not_scored_as_holding_none_of_it(retriever):
+    """Three passages name the Super Six. The third of them, which introduces the list, must still count
+    as a keyword match, so it reaches the answer although its meaning is mostly about partners."""
+    passages = retriever.search_scope(retriever.analyse("What is the Super Six?"), k=3)
+    assert any("including the Super Six pledges of:" in p.chunk.text for p in passages)
