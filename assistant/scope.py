@@ -230,8 +230,9 @@ def alias_pattern(alias: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(alias)}(?:['’]s)?(?![\w-])", flags)
 
 
-# A council's name as written: capitalised words before "Council" ("Nottingham City Council", "Wirral Council").
-COUNCIL_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*\s+)+Council\b")
+# A council's name as written, with its kind: "Nottingham City Council", "Derbyshire Dales District Council". (Without
+# one, "Enterprising Council" and "One Council" are more often ideas than councils.)
+COUNCIL_NAME = re.compile(rf"(?<![\w'’-])(?:[A-Z][\w-]*\s+)+(?:{'|'.join(COUNCIL_TYPES)})\s+Council\b")
 
 
 def other_councils(text: str, councils: list[Council]) -> list[tuple[tuple[int, int], str]]:
