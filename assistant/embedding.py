@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,11 @@ class Embedder:
 
                 self._model = SentenceTransformer(str(self.model_dir), device="cpu")
             return self._model
+
+    @cached_property
+    def whole_words(self) -> frozenset[str]:
+        """The words the model's tokenizer holds whole: common English words, not misspellings."""
+        return frozenset(self.model.tokenizer.get_vocab())
 
     @property
     def dimension(self) -> int:

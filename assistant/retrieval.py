@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -54,6 +55,9 @@ KINDS_OF_BODY = frozenset(stemmer().stemWords(
     "scheme fund project unit forum system".split()))
 # Where one sentence ends and the next begins, in report text and in answers.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+")
+# Words this long or longer are read for misspellings (Retriever.respell); from LONG_WORD letters, two slips.
+SPELLED_LENGTH = 6
+LONG_WORD = 9
 # How much of a passage's score is lost when all of it is template text (see template_runs).
 TEMPLATE_PENALTY = 0.5
 # A sentence is template text when this share of its five-word runs is.
@@ -191,7 +195,42 @@ class Retriever:
         return cls(load_index(settings), settings)
 
     def analyse(self, question: str, history: list[Scope] | None = None) -> Scope:
-        return analyse(question, self.councils, history)
+        """The question's scope, with misspelt words read as the reports' words (shown as "read as")."""
+        scope = analyse(self.respell(question), self.councils, history)
+        scope.question = question
+        return scope
+
+    @cached_property
+    def vocabulary(self) -> dict[str, list[str]]:
+        """The words of the indexed text in lower case, by first letter, most frequent first."""
+        counts = Counter(w for c in self.index.chunks for w in re.findall(r"[a-z]+", c.text.lower()))
+        by_letter: dict[str, list[str]] = {}
+        for word, _ in counts.most_common():
+            by_letter.setdefault(word[0], []).append(word)
+        return by_letter
+
+    def respell(self, question: str) -> str:
+        """The question with each word that looks misspelt given as the report word it is one slip from
+        ("grievences" as "grievances"). A word looks misspelt when the reports never use it, the embedding
+        model does not know it whole (so not "flooding" for "flooring"), and it has SPELLED_LENGTH letters
+        or more ("trams" is not "teams"). The report word starts with the same letter and is the only one
+        that near: one edit away, two for words of LONG_WORD letters."""
+        from rapidfuzz import distance, process
+
+        def respelt(match: re.Match) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            known = self.vocabulary.get(lower[0], [])
+            if word.isupper() or lower in known or lower in self.embedder.whole_words:
+                return word
+            found = process.extract(lower, known, scorer=distance.Levenshtein.distance, limit=2,
+                                    score_cutoff=2 if len(lower) >= LONG_WORD else 1)
+            if (not found or (len(found) == 2 and found[1][1] == found[0][1])
+                    or tokenize(found[0][0]) == tokenize(lower)):
+                return word  # none; two as near ("committe": committee or committed?); or the same stem
+            return found[0][0].capitalize() if word[0].isupper() else found[0][0]
+
+        return re.sub(rf"[A-Za-z]{{{SPELLED_LENGTH},}}", respelt, question)
 
     @cached_property
     def document_words(self) -> dict[str, str]:

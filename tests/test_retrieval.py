@@ -356,3 +356,14 @@ def test_a_passage_among_few_holding_a_name_is_not_scored_as_holding_none_of_it(
     as a keyword match, so it reaches the answer although its meaning is mostly about partners."""
     passages = retriever.search_scope(retriever.analyse("What is the Super Six?"), k=3)
     assert any("including the Super Six pledges of:" in p.chunk.text for p in passages)
+
+
+def test_a_misspelt_word_is_read_as_the_report_word_it_is_one_slip_from(retriever):
+    scope = retriever.analyse("Are more Derby City staff raising grievences than before?")
+    assert "grievances" in scope.query and scope.question.endswith("grievences than before?")
+    assert "read as" in scope.describe()
+    assert retriever.respell("Is Derbysire's finacial position sound?") == "Is Derbyshire's financial position sound?"
+    # Real words the reports do not use, short words, and slips with two readings are left alone.
+    for question in ("What about flooding in Derby?", "What about trams?", "What needs to change about the audit committe?",
+                     "What positives did peers see?"):
+        assert retriever.respell(question) == question
