@@ -124,8 +124,9 @@ NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't
 # "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
 PEERS_SAID = re.compile(
     r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?"
-    r"(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
-    r"suggested|felt|thought|heard|concluded)\s+(?:that\s+)?", re.I)
+    r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
+    r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
+    r"suggested|felt|thought|heard|concluded)\s+(?:that\s+)?)", re.I)
 
 
 @dataclass
@@ -378,7 +379,10 @@ def attributed(sentence: str, cited: list[Chunk]) -> str:
     whatever document the passage comes from."""
     if not cited or any("report" in chunk.kind for chunk in cited):
         return sentence
-    return PEERS_SAID.sub(f"{cited[0].council}'s {cited[0].kind} says that ", sentence, count=1)
+    source = f"{cited[0].council}'s {cited[0].kind}"
+    # "Peers praised the Chief Executive for…" keeps its verb; "Peers felt that…" becomes "…says that".
+    return PEERS_SAID.sub(lambda m: f"{source} {m['verb'].lower()} " if m["verb"] else f"{source} says that ",
+                          sentence, count=1)
 
 
 def draft_note(answer: Answer) -> str:

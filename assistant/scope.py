@@ -295,7 +295,8 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
         question = alias_pattern(alias).sub(
             lambda m: " , " if m.group(0)[-2:] in ("'s", "’s") or " " in alias else m.group(0), question)
     first = re.match(r"\W*([A-Za-z][\w'’-]*)(\s+[A-Z])?", question)
-    if first and (first.group(1).lower() in OPENERS or not first.group(2)):
+    # "What's Derbyshire doing…?": the opener with its "is" or "has" is still the opener.
+    if first and (re.sub(r"['’][a-z]+$", "", first.group(1).lower()) in OPENERS or not first.group(2)):
         question = " , " + question[first.end(1):]
     # "the LGA-led review": a word made with a lower-case part describes, it does not name.
     question = re.sub(r"\b[A-Z][\w'’]*-[a-z][\w'’-]*", " , ", question)

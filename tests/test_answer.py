@@ -905,6 +905,16 @@ def test_peers_are_not_said_to_say_what_a_council_s_news_story_says(settings, re
     assert answer.text.startswith("Derbyshire County Council's news story says that "), answer.text
 
 
+def test_a_sentence_given_to_a_council_s_own_document_keeps_its_grammar(retriever):
+    from assistant.answer import attributed
+
+    release = [next(c for c in retriever.index.chunks if c.kind == "press release")]
+    assert (attributed("Peers praised the Chief Executive for his track record.", release)
+            == "Derby City Council's press release praised the Chief Executive for his track record.")
+    assert (attributed("The peer team found that the council is ambitious.", release)
+            == "Derby City Council's press release says that the council is ambitious.")
+
+
 def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
     """A passage holding "good" and "council" is no evidence for "Yes, Derby is a good council"."""
     question = "Is Derby a good council?"
