@@ -326,6 +326,7 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     ("What did Derby Council do about its accounts?", []),
     ("When was Derbyshire's Enterprising Council approach launched?", ["Enterprising Council"]),  # an idea
     ("What's Derbyshire doing about adult social care costs?", []),
+    ("Derbyshire HS2", ["HS2"]),
 ])
 def test_the_names_a_question_gives(councils, question, names):
     assert names_asked(question, councils) == names
