@@ -90,6 +90,10 @@ BACK_REFERENCE = re.compile(r"\b(it|its|that|this|they|them|their|those|these)\b
 RESPONSE = re.compile(r"\b(accept\w*|implement\w*|respond\w*|response|progress|adopt\w*|complet\w*|agree\w*|"
                       r"act(?:ed)?\s+(?:on|upon)|follow(?:ed)?\s+up|carr(?:y|ied)\s+out|reject\w*)\b", re.I)
 ELLIPTICAL = re.compile(r"^\s*(and\s+)?(what|how)\s+about\b|^\s*(and|what of|same for|same question for)\b", re.I)
+# "Is it the same in Derby?", "Is that true of Derby too?": the previous question, asked of another council.
+SAME_FOR_ANOTHER = re.compile(r"\b(?:the\s+same|similar(?:ly)?|too|as\s+well|likewise)\b", re.I)
+# "Which of those are about finance?" after a list: a question about the items just listed.
+WHICH_OF_THEM = re.compile(r"\b(?:which|any|how\s+many|some|all|none|one|each)\s+of\s+(?:them|those|these)\b", re.I)
 YEAR_OF_REPORT = re.compile(
     r"\b(20\d\d)\s+(?:corporate\s+)?(?:report|peer|review|challenge|visit|press release|web ?page|news)"
     r"|\b(?:report|review|challenge|visit|published|release|page|story)\s+(?:in|of|from|dated)\s+(20\d\d)\b",
@@ -372,7 +376,9 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
         # "How does that compare with Derby?" after a question on Derbyshire: both councils, on its topic.
         scope.councils = list(dict.fromkeys(previous.councils + named))
         scope.query = f"How do {' and '.join(scope.councils)} compare on {subject(previous.query, councils)}?"
-    elif previous and (ELLIPTICAL.match(question) or len(question.split()) <= 4) and named and previous.councils:
+    elif previous and named and previous.councils and (
+            ELLIPTICAL.match(question) or len(question.split()) <= 4
+            or (SAME_FOR_ANOTHER.search(question) and set(named) - set(previous.councils))):
         # "what about Derbyshire?": the previous question's topic, asked of the newly named council.
         scope.query = replace_councils(previous.query, previous.councils, named, councils)
         if scope.query == previous.query:
@@ -401,6 +407,10 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
         if not scope.themes and scope.follow_up:
             # "What did peers say about Derby's workforce?" then "and what did they recommend?"
             scope.themes = find_themes(topic(previous.query))
+    elif previous and previous.recommendations and WHICH_OF_THEM.search(question):
+        # "Which of those are about finance?" after the recommendations were listed.
+        scope.recommendations = True
+        scope.themes = find_themes(question) or previous.themes
     scope.ambiguous = (
         not scope.councils and len(councils) > 1 and bool(SINGULAR_REFERENCE.search(question))
         and not ASKS_WHICH_COUNCIL.search(question)

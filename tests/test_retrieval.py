@@ -91,12 +91,21 @@ def test_follow_ups_inherit_or_swap_the_council(councils):
     swapped = analyse("What about Derbyshire?", councils, [first])
     assert swapped.councils == [DERBYSHIRE]
     assert "partnership working" in swapped.query and "Derby's" not in swapped.query
+    for question in ("Is it the same in Derbyshire?", "Is that true of Derbyshire too?"):
+        swapped = analyse(question, councils, [first])
+        assert swapped.councils == [DERBYSHIRE] and "partnership working" in swapped.query, question
+    assert "partnership" not in analyse("What did they recommend for Derbyshire?", councils, [first]).query
     inherited = analyse("And what did they recommend?", councils, [first])
     assert inherited.councils == [DERBY] and inherited.inferred and inherited.recommendations
     # ... on the topic asked about before: partnership working is leadership of place.
     assert inherited.themes == ["Organisational and place leadership"]
     assert analyse("And what did they recommend on finance?", councils, [first]).themes == [
         "Financial planning and management"]
+    # "Which of those…?" after the recommendations asks about them.
+    listed = analyse("What did the peers recommend to Derbyshire?", councils)
+    finance = analyse("Which of those are about finance?", councils, [listed])
+    assert finance.recommendations and finance.councils == [DERBYSHIRE]
+    assert finance.themes == ["Financial planning and management"]
     # "How does that compare with…?" compares the two councils on the topic asked about before.
     compared = analyse("How does that compare with Derbyshire?", councils, [first])
     assert compared.comparison and compared.councils == [DERBY, DERBYSHIRE]
