@@ -215,8 +215,8 @@ def build_councils(names: Iterable[str], texts_by_council: dict[str, str] | None
         aliases = {name, re.sub(r"\s+Council$", "", name), place_name(name)}
         if kind and types.count(kind) == 1:
             aliases |= {f"the {kind} council", f"{kind} council"}
-            if kind == "city":
-                aliases.add("the city")
+            if kind in ("city", "county"):
+                aliases.add(f"the {kind}")
         text = (texts_by_council or {}).get(name, "")
         for acronym in re.findall(rf"{re.escape(name)}\s*\(([A-Z]{{2,6}})\)", text):
             aliases.add(acronym)

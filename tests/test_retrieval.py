@@ -44,6 +44,7 @@ def test_tokenize_keeps_numbers_and_money():
     ("What did the city council do about taxi licensing?", [DERBY]),
     ("Is DCC financially sustainable?", [DERBYSHIRE]),
     ("What did the county council's peers think?", [DERBYSHIRE]),
+    ("What does the county's report say about reserves?", [DERBYSHIRE]),
     ("Derbyshire's reserves", [DERBYSHIRE]),
     ("How do Derby and Derbyshire compare on partnership working?", [DERBY, DERBYSHIRE]),
     ("What is the Enterprising Council approach?", []),
