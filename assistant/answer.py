@@ -118,6 +118,11 @@ FRAGMENT_FACT = re.compile(r"\d|[A-Z][a-z]")
 # without it. The speech verb goes; who the person is stays.
 SPEECH_LEAD = re.compile(r"(?<=\w)[,\s]+(?:says|said|explained|added|commented|stated)\s*[,:]?(?=[.!?]?$)", re.I)
 FIRST_ALSO = re.compile(r"^((?:They|It|He|She|Peers|The peers|The peer team|The reports?)\s+)also\s+")
+# "They noted…" opening an answer, where "they" are the peers of a sentence the model wrote before it or
+# of the prompt: said of whom.
+FIRST_THEY = re.compile(r"^They\s+(?=(?:also\s+)?(?:noted|found|heard|said|felt|observed|saw|praised|highlighted|"
+                        r"concluded|recommended|identified|reported|described|mentioned|commented|stated|suggested|"
+                        r"thought|considered)\b)")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
@@ -359,9 +364,10 @@ def renumber(sentences: list[Sentence], passages: list[Passage]) -> tuple[str, l
             new = order.setdefault(old, len(order) + 1)
             quotes.setdefault(old, []).append(s.claim or s.text)
             marks.append(f"[{new}]")
-        body = attributed(s.text.rstrip(), [by_n[n].chunk for n in s.citations])
+        body = s.text.rstrip()
         if not lines:  # "They also heard…" opens the answer when the model's first sentence was left out
-            body = FIRST_ALSO.sub(r"\1", body)
+            body = FIRST_ALSO.sub(r"\1", FIRST_THEY.sub("The peers ", body))
+        body = attributed(body, [by_n[n].chunk for n in s.citations])
         end = body[-1] if body and body[-1] in ".!?" else ""
         lines.append(f"{body[:len(body) - len(end)]} {''.join(marks)}{end}".strip())
     citations = [
