@@ -34,10 +34,13 @@ QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
     "mention mentioned describe according much many".split()
 )
+# "IT" in capitals is information technology, which reports also call ICT, not the stop word "it".
+INFORMATION_TECHNOLOGY = re.compile(r"\bIT\b")
 # Words that, in a question asking for the peers' verdict (VERDICT in scope.py), name the verdict, not a topic.
 VERDICT_WORDS = frozenset(
     "summary summarise summarize overall verdict conclusions findings strength strengths weakness "
-    "weaknesses praise praised positives negatives criticisms criticism criticised criticized main key "
+    "weaknesses praise praised positives negatives criticisms criticism criticised criticized wrong problem problems "
+    "main key "
     "review challenge corporate lga give".split()
 )
 
@@ -68,6 +71,7 @@ RARE_IN_PASSAGES = 3
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
+    text = INFORMATION_TECHNOLOGY.sub("ict", text)
     words = [w for w in TOKEN.findall(COMPOUND.sub("onsite", text.lower().replace("’", "'"))) if w not in STOPWORDS]
     # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as
     # "capabl"): one stem for the two.

@@ -36,6 +36,9 @@ def test_tokenize_keeps_numbers_and_money():
     assert "135m" in tokenize("a loss of £135m since 2010")
     assert {"section", "24"} <= set(tokenize("Section 24 notice"))
     assert tokenize("recommendations") == tokenize("recommendation")
+    # "IT" is information technology, which the reports call ICT; "it" is a stop word.
+    assert tokenize("What is wrong with Derbyshire's IT?") == tokenize("wrong Derbyshire's ICT")
+    assert tokenize("Is it wrong?") == tokenize("wrong")
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -224,7 +227,7 @@ def test_a_word_naming_a_theme_is_mentioned_by_the_theme_s_words(retriever):
 
 def test_a_question_for_the_peers_verdict_is_answered_from_the_executive_summary(retriever):
     for question in ("What were the key findings for Derbyshire?", "Summarise the Derby peer review",
-                     "What are Derby's strengths according to the report?"):
+                     "What are Derby's strengths according to the report?", "What's wrong with Derby?"):
         scope = retriever.analyse(question)
         passages = retriever.search_scope(scope, k=5)
         assert scope.verdict and passages
@@ -234,6 +237,8 @@ def test_a_question_for_the_peers_verdict_is_answered_from_the_executive_summary
         assert [p.n for p in passages] == list(range(1, len(passages) + 1))
     on_a_topic = retriever.search_scope(retriever.analyse("What were the key findings on Derby's budget?"), k=5)
     assert not all("Executive Summary" in p.chunk.section for p in on_a_topic)
+    # "Wrong" asks for the peers' criticisms: the topic is what follows it.
+    assert set(retriever.question_terms(retriever.analyse("What's wrong with Derbyshire's IT?"))) == {"ict"}
 
 
 def test_words_naming_the_document_kind_the_filter_enforces_are_not_asked_of_the_answer(retriever):
