@@ -647,7 +647,9 @@ class Assistant:
     def figure_on_topic(self, scope: Scope, sentences: list[Sentence], by_n: dict[int, Passage]) -> bool:
         """Whether a figure the answer gives is stated, in its cited passage, in a sentence holding one of
         the question's words: "How much money did Derby need to save?" is not answered by "The council's
-        net revenue budget for 2017/18 is £215m". True when the answer gives no figure in digits."""
+        net revenue budget for 2017/18 is £215m", nor "When did Derby's Chief Executive start?" by the
+        date of the external auditor's report two sentences after the Chief Executive's appointment. True
+        when the answer gives no figure in digits."""
         terms = set(self.retriever.question_terms(scope))
         asked = numbers_in(scope.query)
         given = False
@@ -723,9 +725,10 @@ class Assistant:
             return (f"What the passages support gives no {lacking}, which the question asks for, "
                     "so the model's answer is not shown.")
         by_n = {p.n: p for p in passages}
-        if scope.expects == "number" and not self.figure_on_topic(scope, sentences, by_n):
-            return ("The figures the passages support are not stated about what the question asks, so the model's "
-                    "answer is not shown.")
+        if scope.expects in ("number", "date") and not self.figure_on_topic(scope, sentences, by_n):
+            figures = "figures" if scope.expects == "number" else "dates"
+            return (f"The {figures} the passages support are not stated about what the question asks, so the "
+                    "model's answer is not shown.")
         weights = self.retriever.question_terms(scope) if scope.expects == "name" else {}
         if weights and not all(self.right_person(scope, weights, s, by_n) for s in sentences):
             return "The passage names someone else for what the question asks, so the model's answer is not shown."

@@ -25,7 +25,7 @@ STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i in into is it its "
     "me my of on or our s say said says should so than that the their them then there these they this those "
     "to was we were what when where which who whom why will with would you your about tell while whilst "
-    "during upon via".split()
+    "during upon via since".split()
 )
 # Words the reports write as one ("onsite") and questions often as two ("on site").
 COMPOUND = re.compile(r"\bon[- ]site\b")
@@ -39,8 +39,7 @@ INFORMATION_TECHNOLOGY = re.compile(r"\bIT\b")
 # Words that, in a question asking for the peers' verdict (VERDICT in scope.py), name the verdict, not a topic.
 VERDICT_WORDS = frozenset(
     "summary summarise summarize overall verdict conclusions findings strength strengths weakness "
-    "weaknesses praise praised positives negatives criticisms criticism criticised criticized wrong problem problems "
-    "main key "
+    "weaknesses praise praised positives negatives criticisms criticism criticised criticized wrong main key "
     "review challenge corporate lga give".split()
 )
 

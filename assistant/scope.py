@@ -125,7 +125,7 @@ FRAMING = re.compile(
 # did peers praise?"), which a report's executive summary gives.
 VERDICT = re.compile(
     r"\b(summar(?:y|ise|ize)|overall|verdict|conclusions|findings|strengths?|weakness(?:es)?|praised?|"
-    r"positives|negatives|critici[sz](?:ed|ms?)|wrong|problems?)\b",
+    r"positives|negatives|critici[sz](?:ed|ms?)|wrong)\b",
     re.I,
 )
 # How a question or a request opens; a query opening otherwise is a list of keywords ("Derby taxi licensing").

@@ -937,6 +937,20 @@ def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
     assert not answer.refused and answer.text.startswith("No, "), answer.text
 
 
+def test_a_date_must_be_stated_about_what_the_question_asks(settings, retriever):
+    """Two sentences after the Chief Executive's appointment, the report dates the auditor's report."""
+    question = "When did Derby's Chief Executive start?"
+    n, _ = found_sentence(retriever, question, "July 2016")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"The Chief Executive of Derby City Council started in July 2016 [{n}].")).ask(question)
+    assert answer.refused and "dates the passages support are not stated about" in answer.text, answer.text
+    question = "When did the peer team visit Derbyshire?"
+    n, _ = found_sentence(retriever, question, "22nd-25th October 2018")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"The peer team's on-site visit was on 22nd-25th October 2018 [{n}].")).ask(question)
+    assert not answer.refused and "October 2018" in answer.text, answer.text
+
+
 def test_a_figure_must_be_stated_about_what_the_question_asks(settings, retriever):
     """The net revenue budget is a true figure, but not how much Derby had to save; the year beside it
     (2017/18), which sentences on savings also give, does not make it one."""
