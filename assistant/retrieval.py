@@ -25,7 +25,7 @@ STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i in into is it its "
     "me my of on or our s say said says should so than that the their them then there these they this those "
     "to was we were what when where which who whom why will with would you your about tell while whilst "
-    "during upon via since".split()
+    "during upon via".split()
 )
 # Words the reports write as one ("onsite") and questions often as two ("on site").
 COMPOUND = re.compile(r"\bon[- ]site\b")
