@@ -318,8 +318,9 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
             # "the Leader of Derbyshire" is the council's Leader, whom the reports call "Leader".
             name = re.sub(r"\s+(?:of|for|&)\s+(\S+)$",
                           lambda end: "" if end.group(1).lower() in council_words else end.group(0), name.strip())
-            # "Derbyshire HS2" is HS2 in Derbyshire: a council before a code names where, not what.
-            name = re.sub(r"^(\S+)\s+(?=\S*\d\S*$)",
+            # "Derbyshire HS2" is HS2 in Derbyshire, and "the Derby Leader" the council's Leader: a council
+            # before a code or a post names where, not what.
+            name = re.sub(r"^(\S+)\s+(?=\S*\d\S*$|(?:Deputy\s+)?(?:Leader|Mayor|Chief\s+Executive|Cabinet)$)",
                           lambda start: "" if start.group(1).lower() in council_words else start.group(0), name)
             if (" " in name or re.search(r"\d", name)) and not set(name.lower().split()) <= council_words:
                 names.append(name)

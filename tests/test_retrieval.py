@@ -342,6 +342,7 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     ("When was Derbyshire's Enterprising Council approach launched?", ["Enterprising Council"]),  # an idea
     ("What's Derbyshire doing about adult social care costs?", []),
     ("Derbyshire HS2", ["HS2"]),
+    ("Was the Derby Leader re-elected?", []),
 ])
 def test_the_names_a_question_gives(councils, question, names):
     assert names_asked(question, councils) == names
