@@ -41,6 +41,9 @@ THEME_NAMES = {word: theme for theme, words in {
 SINGULAR_REFERENCE = re.compile(r"\b(the council|the authority|council's|council’s|its|they|their|them)\b", re.I)
 # "Which council's risk strategy…?" asks us to find the council, so it is not ambiguous.
 ASKS_WHICH_COUNCIL = re.compile(r"\b(which|what)\s+(of\s+the\s+(two\s+)?)?(councils?|authorit(y|ies))\b", re.I)
+# "Which council had the bigger reserves?": a comparison, answered side by side from each council's reports.
+MORE_OR_LESS = re.compile(r"\b(?:more|less|bigger|larger|smaller|higher|lower|better|worse|stronger|weaker|greater|"
+                          r"fewer|most|least|best|worst)\b", re.I)
 ALL_COUNCILS = re.compile(r"\b(both councils|both authorities|each council|the two councils|all councils|"
                           r"every council|both reports|the two reports|each report)\b", re.I)
 COMPARISON = re.compile(r"\b(compare|compared|comparison|contrast|versus|vs\.?|differ|difference|differences|"
@@ -399,6 +402,14 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
 
     if ALL_COUNCILS.search(question):
         scope.councils = [c.name for c in councils]
+    elif not scope.councils and len(councils) > 1 and ASKS_WHICH_COUNCIL.search(question) \
+            and MORE_OR_LESS.search(question):
+        # "Which council is more commercially minded?": each council's evidence, for the reader to weigh; the
+        # model, given both, asserts comparisons that no one passage supports.
+        scope.councils = [c.name for c in councils]
+        asked = re.sub(r"^\W*(?:is|are|was|were|has|have|had|does|do|did|gets?|got)\s+", "",
+                       MORE_OR_LESS.sub(" ", ASKS_WHICH_COUNCIL.sub(" ", question)).strip(), flags=re.I)
+        scope.query = f"How do {' and '.join(scope.councils)} compare on {subject(asked, councils)}?"
     if len(scope.councils) >= 2 or (COMPARISON.search(question) and len(scope.councils) >= 2):
         scope.comparison = True
     if PEER_RECOMMENDATIONS.search(question) and not OTHER_RECOMMENDER.search(question) \

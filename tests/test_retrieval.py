@@ -348,6 +348,15 @@ def test_the_names_a_question_gives(councils, question, names):
     assert names_asked(question, councils) == names
 
 
+def test_which_council_is_more_something_compares_the_councils_side_by_side(councils):
+    bigger = analyse("Which council had the bigger reserves?", councils)
+    assert bigger.comparison and bigger.councils == [DERBY, DERBYSHIRE]
+    assert bigger.query == f"How do {DERBY} and {DERBYSHIRE} compare on reserves?"
+    for question in ("Which council's new risk strategy calls it 'risk embracing'?",
+                     "Which council had its accounts signed off late?"):
+        assert not analyse(question, councils).comparison, question
+
+
 def test_city_council_inside_another_council_s_name_does_not_name_the_city_council(councils):
     assert analyse("What did peers say about Nottingham City Council?", councils).councils == []
     assert analyse("Did Derbyshire Dales District Council work with DCC?", councils).councils == [DERBYSHIRE]
