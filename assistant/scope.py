@@ -237,30 +237,30 @@ def alias_pattern(alias: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){re.escape(alias)}(?:['’]s)?(?![\w-])", flags)
 
 
-# A council's name as written, with its kind: "Nottingham City Council", "Derbyshire Dales District Council". (Without
-# one, "Enterprising Council" and "One Council" are more often ideas than councils.)
+# A council's name as written, with its kind: "Nottingham City Council", "Derbyshire Dales District Council".
+# (Without one, "Enterprising Council" and "One Council" are more often ideas than councils.)
 COUNCIL_NAME = re.compile(rf"(?<![\w'’-])(?:[A-Z][\w-]*\s+)+(?:{'|'.join(COUNCIL_TYPES)})\s+Council\b")
 
 
 def other_councils(text: str, councils: list[Council]) -> list[tuple[tuple[int, int], str]]:
     """The names of councils not indexed in the text, with where they stand ("Nottingham City Council"):
     their "City Council" is not the indexed city council's alias. A name ending in an indexed council's
-    place, of its kind if one is given, is that council's ("Derby Council", "About Derby City Council")."""
+    place and kind is that council's ("Did Derby City Council…")."""
     kinds = {w for kind in COUNCIL_TYPES for w in kind.split()}
     found = []
     for m in COUNCIL_NAME.finditer(text):
-        words = m.group(0).split()[:-1]
+        name = m.group(0).split()
+        while len(name) > 1 and name[0].lower() in OPENERS:  # "Did Nottingham City Council…"
+            name.pop(0)
+        words = name[:-1]
         kind = []
         while words and words[-1] in kinds:
             kind.insert(0, words.pop())
-        place = re.sub(r"['’]s$", "", " ".join(words))
-        if not place or any(re.search(rf"(?<!\S){re.escape(place_name(c.name))}$", place, re.I)
-                            and (not kind or " ".join(kind).lower() == council_type(c.name)) for c in councils):
-            continue
-        name = m.group(0).split()
-        while len(name) > 1 and name[0].lower() in OPENERS:
-            name.pop(0)
-        found.append((m.span(), " ".join(name)))
+        place = " ".join(words)
+        # "What Did Peers Say About Derby City Council…?" ends in Derby's place and kind.
+        if place and not any(re.search(rf"(?<!\S){re.escape(place_name(c.name))}$", place, re.I)
+                             and " ".join(kind).lower() == council_type(c.name) for c in councils):
+            found.append((m.span(), " ".join(name)))
     return found
 
 

@@ -361,6 +361,8 @@ def test_city_council_inside_another_council_s_name_does_not_name_the_city_counc
     assert analyse("What did peers say about Nottingham City Council?", councils).councils == []
     assert analyse("Did Derbyshire Dales District Council work with DCC?", councils).councils == [DERBYSHIRE]
     assert find_councils("Kersten England, Chief Executive, Bradford City Council", councils) == []
+    assert names_asked("Did Nottingham City Council close its accounts?", councils) == ["Nottingham City Council"]
+    assert names_asked("What City Council runs Derby?", councils) == []
     for question in ("Is the City Council in good shape?", "What did Derby Council do about its accounts?",
                      "What does the city council say about HS2?"):
         assert analyse(question, councils).councils == [DERBY], question
