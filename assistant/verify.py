@@ -222,8 +222,9 @@ def names_someone(text: str, question: str, person: bool = False) -> bool:
     """Whether the text names a person, post or body the question did not already name: two capitalised
     words in a row ("Barry Lewis", "Strategic Director", "Audit Committee"), one of them new to the
     question, or a title or post ("Cllr", "Leader"). A lone capitalised word ("HS2", "Toton", "LGA's
-    review") is a place or thing, not who did something. With `person`, only the two capitalised words
-    count, none of them a title or post ("Wendy Thomson", not "Strategic Director" or "external auditors")."""
+    review") is a place or thing, not who did something. With `person`, only a person counts: two
+    capitalised words, neither a title or post ("Wendy Thomson", not "Strategic Director" or "external
+    auditors"), or an honorific with a surname ("Cllr Banwait")."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
     for sentence in split_sentences(text):
         words = re.findall(r"[A-Za-z][\w'’-]*", sentence)
