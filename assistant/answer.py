@@ -263,8 +263,8 @@ def for_prompt(passages: list[Passage], coverages: list[float]) -> list[Passage]
             if i == 0 or cover >= PROMPT_SHARE * best_cover or (p.dense or 0.0) >= best_dense - PROMPT_CLOSENESS]
 
 
-def verify_answer(raw: str, passages: list[Passage], question: str = "", councils: list[Council] = ()
-                  ) -> tuple[list[Sentence], list[str]]:
+def verify_answer(raw: str, passages: list[Passage], question: str = "", councils: list[Council] = (),
+                  asked: list[Council] = ()) -> tuple[list[Sentence], list[str]]:
     """Keep each sentence only with a citation that supports it: the one given, else the passage that
     supports it best; sentences no passage supports are removed (and returned). A sentence that names a
     council is supported only by that council's passages or by passages that name it ("HR services
@@ -286,9 +286,11 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         if unfinished(plain) or (i == len(drafted) - 1 and len(plain.split()) >= 4 and cut_off(sentence)):
             removed.append(plain)
             continue
-        if YES_NO_QUESTION.match(question) and affirms_the_question(plain, question, councils):
-            # "Yes, Derby is a good council": the question's premise in its own words, no evidence. (A "no"
-            # restating the question denies its premise, which the model took from the passage.)
+        if affirms_the_question(plain, question, councils if YES_NO_QUESTION.match(question) else asked):
+            # "Yes, Derby is a good council", or "Derbyshire uses data well" for "How well does Derbyshire use
+            # data?": the question in its own words, no evidence. (A "no" restating the question denies its
+            # premise, which the model took from the passage. A council the question did not name, as in
+            # "Derby had its accounts signed off late" for "Which council…?", is what the sentence tells.)
             removed.append(plain)
             continue
         claim = plain
@@ -580,7 +582,8 @@ class Assistant:
     def check(self, question: str, scope: Scope, passages: list[Passage], raw: str) -> Answer:
         """The draft's supported sentences as the answer, or a refusal saying why there is none."""
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
-                                           self.retriever.councils)
+                                           self.retriever.councils,
+                                           [c for c in self.retriever.councils if c.name in scope.councils])
         terms = self.retriever.question_terms(scope)
         # "What did peers say about the Derby Plan?" is not answered from a passage on another plan. (A name
         # the reports give only in another form, "Medium Term Financial Strategy" for "…Plan", is not held

@@ -915,6 +915,18 @@ def test_a_sentence_given_to_a_council_s_own_document_keeps_its_grammar(retrieve
             == "Derby City Council's press release says that the council is ambitious.")
 
 
+def test_any_question_restated_in_its_own_words_is_no_answer(settings, retriever):
+    question = "How well does Derbyshire use data and performance information?"
+    n, _ = found_sentence(retriever, question, "information")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"Derbyshire uses data and performance information well [{n}].")).ask(question)
+    assert "Derbyshire uses data and performance information well." in answer.removed, answer.text
+    # The council a "which council" question asks for is what the answer tells, not the question's words.
+    from assistant.answer import affirms_the_question
+    assert not affirms_the_question("Derby City Council had its accounts signed off late",
+                                    "Which council had its accounts signed off late?", [])
+
+
 def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
     """A passage holding "good" and "council" is no evidence for "Yes, Derby is a good council"."""
     question = "Is Derby a good council?"
