@@ -94,7 +94,11 @@ RESPONSE = re.compile(r"\b(accept\w*|implement\w*|respond\w*|response|progress|a
                       r"act(?:ed)?\s+(?:on|upon)|follow(?:ed)?\s+up|carr(?:y|ied)\s+out|reject\w*)\b", re.I)
 ELLIPTICAL = re.compile(r"^\s*(and\s+)?(what|how)\s+about\b|^\s*(and|what of|same for|same question for)\b", re.I)
 # "Is it the same in Derby?", "Is that true of Derby too?": the previous question, asked of another council.
-SAME_FOR_ANOTHER = re.compile(r"\b(?:the\s+same|similar(?:ly)?|too|as\s+well|likewise)\b", re.I)
+SAME_FOR_ANOTHER = re.compile(r"\b(?:the\s+same|similar(?:ly)?|too|as\s+well|likewise)\b"
+                              r"|\b(?:that|this|it)\s+(?:\w+\s+)?also\b", re.I)
+# "Which one is in a better position?", "Compare them": the councils of the last few questions, compared.
+COMPARE_THEM = re.compile(r"\bcompar\w*|\bdiffer\w*|\bcontrast\w*|\bversus\b", re.I)
+WHICH_ONE = re.compile(r"\bwhich\s+(?:one|of\s+(?:them|the\s+two|those|these))\b", re.I)
 # "Which of those are about finance?" after a list: a question about the items just listed.
 WHICH_OF_THEM = re.compile(r"\b(?:which|any|how\s+many|some|all|none|one|each)\s+of\s+(?:them|those|these)\b", re.I)
 YEAR_OF_REPORT = re.compile(
@@ -389,6 +393,12 @@ def analyse(question: str, councils: list[Council], history: list[Scope] | None 
             scope.query = f"{previous.query} ({', '.join(named)})"
         scope.recommendations = previous.recommendations
         scope.themes = previous.themes
+    elif previous and not named and not previous.comparison and len(question.split()) <= 8 and len(
+            recent := list(dict.fromkeys(c for earlier in history[-3:] for c in earlier.councils))) >= 2 and (
+            COMPARE_THEM.search(question) or (WHICH_ONE.search(question) and MORE_OR_LESS.search(question))):
+        # "Compare them" or "Which one is in a better position?" after questions on Derby, then Derbyshire.
+        scope.councils = recent
+        scope.query = f"How do {' and '.join(recent)} compare on {subject(previous.query, councils)}?"
     elif previous and not named and previous.councils and len(councils) > 1:
         # "and what did they recommend?": same councils as before.
         scope.councils = list(previous.councils)

@@ -105,6 +105,15 @@ def test_follow_ups_inherit_or_swap_the_council(councils):
     assert inherited.themes == ["Organisational and place leadership"]
     assert analyse("And what did they recommend on finance?", councils, [first]).themes == [
         "Financial planning and management"]
+    # "Is that also true of…?" asks the question again of another council; "Compare them" and "Which one is
+    # in a better position?" compare the councils of the last questions on the topic.
+    derbyshire = analyse("Is that also true in Derbyshire?", councils, [first])
+    assert derbyshire.councils == [DERBYSHIRE] and "partnership working" in derbyshire.query
+    for question in ("Compare them", "Which one is in a better position?"):
+        both = analyse(question, councils, [first, derbyshire])
+        assert both.comparison and both.councils == [DERBY, DERBYSHIRE], question
+        assert both.query == f"How do {DERBY} and {DERBYSHIRE} compare on partnership working?", question
+    assert not analyse("What did both reports recommend?", councils, [first, derbyshire]).query.startswith("How do")
     # "Which of those…?" after the recommendations asks about them.
     listed = analyse("What did the peers recommend to Derbyshire?", councils)
     finance = analyse("Which of those are about finance?", councils, [listed])
