@@ -304,6 +304,8 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         # The councils a claim names are checked against each passage's councils below, so their names do
         # not also count as words the passage must hold ("the Derbyshire peer team" in a team list).
         worded = strip_councils(claim, [c for c in councils if c.name in named]).strip() or claim
+        # "Peers said that" is who says it, not what: its "peers" would be found in any passage on the visit.
+        worded = PEERS_SAID.sub("", worded).strip() or worded
         checks = {p.n: support(worded, p.chunk.text) for p in passages}
         fits = {n for n, check in checks.items()
                 if check.supported and named <= about[n] and names_held(worded, by_n[n].chunk.text, question)}

@@ -125,11 +125,13 @@ def numbers_in(text: str) -> set[str]:
 
 
 def support(sentence: str, passage_text: str) -> Support:
-    """How well one passage supports one (citation-free) sentence."""
+    """How well one passage supports one (citation-free) sentence. A question in the passage asserts
+    nothing: "Is overview and scrutiny effective and adding value?", from the list of what the council
+    asked the peers to look at, does not support "scrutiny is effective and adding value"."""
     words = set(tokenize(sentence))
     if not words:
         return Support(0.0, True, False)
-    sentences = passage_sentences(passage_text)
+    sentences = [s for s in passage_sentences(passage_text) if not s.rstrip().endswith("?")]
     tokens = [tokenize(s) for s in sentences]
     found = [set(t) for t in tokens]
     score = max((len(words & set().union(*found[i:i + WORD_WINDOW])) / len(words) for i in range(len(found))),

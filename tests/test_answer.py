@@ -32,6 +32,22 @@ def test_sentences_and_citation_marks_are_parsed():
     assert [cited_numbers(s) for s in sentences] == [[1], [2], [3]]
 
 
+def test_a_question_in_the_passage_supports_no_claim():
+    passage = ("8. Are member-officer relationships constructive and overview and scrutiny effective and adding "
+               "value? 9. How successful is the council becoming?")
+    assert not support("Overview and scrutiny is effective and adding value", passage).supported
+    assert support("Overview and scrutiny is effective and adding value",
+                   "Overview and scrutiny is effective and is adding value.").supported
+
+
+def test_who_said_it_is_not_part_of_what_must_be_supported(settings, retriever):
+    """"Peers said" matched any passage on the peers' visit, which also "adds value" to a council."""
+    question = "What did peers say about scrutiny at Derbyshire?"
+    answer = Assistant(settings, retriever, model=Draft(
+        "Peers said that scrutiny at Derbyshire County Council is effective and adding value [1].")).ask(question)
+    assert answer.refused, answer.text
+
+
 def test_support_needs_the_words_and_the_numbers():
     passage = "This has amounted to a loss of £135m since 2010 with more needed by 2019/20."
     assert support("Derby has lost £135m since 2010", passage).supported
