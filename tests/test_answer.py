@@ -564,7 +564,7 @@ def test_the_council_asked_about_is_not_the_name_a_who_question_wants(settings, 
     passages = retriever.search_scope(retriever.analyse(question), k=5)
     n = next(p.n for p in passages if "led" in tokenize(retriever.context(p.chunk)))
     answer = Assistant(settings, retriever, model=Draft(
-        f"The seven local partnerships were led by the Derbyshire County Council [{n}].")).ask(question)
+        f"The seven local partnerships were led jointly by the Derbyshire County Council [{n}].")).ask(question)
     assert answer.refused and "gives no name" in answer.text, answer.text
 
 
