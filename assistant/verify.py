@@ -32,6 +32,10 @@ FRACTION = re.compile(r"\b(half|third|quarter|fifth|tenth)s?\b", re.I)
 LINK = re.compile(r"<https?://[^<>]*(?:>|$)|\bhttps?://[^\s<>]+")
 # A count and what it counts ("8 people"); figures inside "£8m", "2015/16", "8.5" or "HS2" are not counts.
 COUNT = re.compile(r"(?<![\w£$€.,/])(\d+)\s+([A-Za-z][\w'’-]*)")
+# A number right after one of these words is a label, not a count ("Section 24 notice", "Schedule 7").
+LABELLED = re.compile(r"\b(?:section|schedule|part|article|paragraph|clause|regulation|chapter|appendix|annex|"
+                      r"table|figure|page|item|recommendation|priority|act|phase|stage|level|tier|no\.?|number)\s*$",
+                      re.I)
 # How many content words after a number in the passage may name what it counts ("370 hours", "8 district
 # and borough councils").
 COUNTED_WINDOW = 3
@@ -146,7 +150,10 @@ def counts_agree(sentence: str, passage: list[str]) -> bool:
     """Whether each count in the sentence ("8 people") has its number followed, somewhere in the passage
     (given as its tokens), by what it counts. Years ("2017 accounts") and counts of small words ("3 of
     them") are not checked."""
-    for number, word in COUNT.findall(sentence):
+    for count in COUNT.finditer(sentence):
+        number, word = count.groups()
+        if LABELLED.search(sentence[:count.start()]):
+            continue  # "Section 24 notice": the number names the section, it counts nothing
         counted = tokenize(word)
         if not counted or (len(number) == 4 and number[:2] in ("19", "20")):
             continue

@@ -68,6 +68,13 @@ def test_a_count_must_count_the_same_thing_as_in_the_passage():
     assert support("The council backed HS2 in 2018", passage).supported  # not counts
 
 
+def test_a_number_naming_a_section_counts_nothing():
+    passage = ("In June 2017 the external auditor issued a Section 24 Schedule 7 (2) of the Local Audit and "
+               "Accountability Act 2014 notice about the council’s inability to produce timely and accurate accounts.")
+    assert support("The external auditor issued a Section 24 notice in June 2017", passage).supported
+    assert not support("The external auditor issued 24 notices in June 2017", passage).supported
+
+
 def test_a_count_taken_from_a_date_is_refused_end_to_end(settings, retriever):
     question = "How many councillors does Derbyshire County Council have?"
     passages = retriever.search_scope(retriever.analyse(question), k=5)
