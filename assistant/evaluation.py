@@ -849,8 +849,6 @@ def fuse_rankings(rankings: list[Ranking], weights: list[float], method: str = "
             if not top:
                 continue
             high, low = top[0][1], top[-1][1]
-            if len(top) < depth:  # every match is in the ranking; the rest score 0 (see retrieval.fuse)
-                low = min(low, 0.0)
             for rank, (doc, score) in enumerate(top):
                 value = 1.0 / (rrf_k + rank + 1) if method == "rrf" else (score - low) / ((high - low) or 1.0)
                 scores[doc] = scores.get(doc, 0.0) + weight * value

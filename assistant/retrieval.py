@@ -276,7 +276,7 @@ class Retriever:
         dense = self.index.search_dense(query_vector, pool, allowed) if query_vector is not None else []
         lexical = self.lexical_ranking(lexical_query or query, pool, allowed) if mode in ("hybrid", "lexical") else []
         fused = {p: score * (1 - TEMPLATE_PENALTY * self.template_share[p] ** 2)
-                 for p, score in fuse(dense, lexical, self.settings, pool).items()}
+                 for p, score in fuse(dense, lexical, self.settings).items()}
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         if mode == "hybrid" and dense and len(dense_scores) < len(fused):
             # Every candidate gets a cosine, so refusal and verification can rely on it.
@@ -375,14 +375,9 @@ class Retriever:
         return self.search(query, k, filters, mode, lexical_query)
 
 
-def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: Settings,
-         pool: int) -> dict[int, float]:
+def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: Settings) -> dict[int, float]:
     """Combined scores: reciprocal rank fusion ("rrf"), or a weighted sum of scores scaled to 0..1
-    within each ranking ("scores"), which keeps how far apart the candidates are, not just their order.
-
-    A ranking's lowest score stands for what the passages outside it would get, and is scaled to 0. When
-    BM25 finds fewer than `pool` passages holding the query's words, those outside score 0, so 0 is the
-    floor: else the last of three passages naming "Super Six" would count as not matching at all."""
+    within each ranking ("scores"), which keeps how far apart the candidates are, not just their order."""
     fused: dict[int, float] = {}
     weights = {"dense": settings.dense_weight, "lexical": settings.lexical_weight}
     for name, ranking in (("dense", dense), ("lexical", lexical)):
@@ -392,8 +387,6 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], setti
             contributions = [(pos, 1.0 / (settings.rrf_k + rank + 1)) for rank, (pos, _) in enumerate(ranking)]
         else:
             top, low = ranking[0][1], ranking[-1][1]
-            if name == "lexical" and len(ranking) < pool:
-                low = 0.0
             # A lone candidate (one passage holds the query's words) is the best of its ranking, not the worst.
             contributions = [(pos, (score - low) / (top - low) if top > low else 1.0) for pos, score in ranking]
         for pos, value in contributions:
