@@ -584,8 +584,7 @@ class Assistant:
     def check(self, question: str, scope: Scope, passages: list[Passage], raw: str) -> Answer:
         """The draft's supported sentences as the answer, or a refusal saying why there is none."""
         sentences, removed = verify_answer(raw, passages, self.retriever.without_councils(scope),
-                                           self.retriever.councils,
-                                           [c for c in self.retriever.councils if c.name in scope.councils])
+                                           self.retriever.councils, self.retriever.councils_of(scope))
         terms = self.retriever.question_terms(scope)
         # "What did peers say about the Derby Plan?" is not answered from a passage on another plan. (A name
         # the reports give only in another form, "Medium Term Financial Strategy" for "…Plan", is not held

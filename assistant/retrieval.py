@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -204,13 +203,13 @@ class Retriever:
         return scope
 
     @cached_property
-    def vocabulary(self) -> dict[str, list[str]]:
-        """The words of the indexed text in lower case, by first letter, most frequent first."""
-        counts = Counter(w for c in self.index.chunks for w in re.findall(r"[a-z]+", c.text.lower()))
-        by_letter: dict[str, list[str]] = {}
-        for word, _ in counts.most_common():
-            by_letter.setdefault(word[0], []).append(word)
-        return by_letter
+    def vocabulary(self) -> dict[str, frozenset[str]]:
+        """The words of the indexed documents in lower case, by first letter."""
+        by_letter: dict[str, set[str]] = {}
+        for doc in self.index.documents.values():
+            for word in re.findall(r"[a-z]+", doc.text.lower()):
+                by_letter.setdefault(word[0], set()).add(word)
+        return {letter: frozenset(words) for letter, words in by_letter.items()}
 
     def respell(self, question: str) -> str:
         """The question with each word that looks misspelt given as the report word it is one slip from
@@ -223,7 +222,7 @@ class Retriever:
         def respelt(match: re.Match) -> str:
             word = match.group(0)
             lower = word.lower()
-            known = self.vocabulary.get(lower[0], [])
+            known = self.vocabulary.get(lower[0], frozenset())
             if word.isupper() or lower in known or lower in self.embedder.whole_words:
                 return word
             found = process.extract(lower, known, scorer=distance.Levenshtein.distance, limit=2,
@@ -323,11 +322,14 @@ class Retriever:
         return {t: float(np.log(total / (self.doc_freq.get(t, 0) + 0.5)))
                 for t in tokenize(query) if t not in ignored}
 
+    def councils_of(self, scope: Scope) -> list[Council]:
+        """The councils the question is about, with their aliases."""
+        return [c for c in self.councils if c.name in scope.councils]
+
     def without_councils(self, scope: Scope, text: str | None = None) -> str:
         """The question (or another text) without the names of the councils the question is about (the
         filter enforces those)."""
-        return strip_councils(scope.query if text is None else text,
-                              [c for c in self.councils if c.name in scope.councils])
+        return strip_councils(scope.query if text is None else text, self.councils_of(scope))
 
     def coverage(self, scope: Scope, passages: list[Passage]) -> float:
         """Share of the question's informative words (weighted by rarity) that the passages contain.
