@@ -18,6 +18,7 @@ from assistant.scope import (COUNCIL_NAME, Council, Scope, as_question, find_cou
                              topic, without_kinds)
 from assistant.team import extract as peer_team
 from assistant.verify import (
+    ADVISING,
     LINK,
     YEAR_LIKE,
     best_quote,
@@ -131,7 +132,11 @@ PEERS_SAID = re.compile(
     r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?"
     r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
     r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
-    r"suggested|felt|thought|heard|concluded)\s+(?:that\s+)?)", re.I)
+    r"suggested|felt|thought|heard|concluded|recommended|recommend|recommends)\s+(?:that\s+)?)", re.I)
+# "Peers recommended that HS2 will have a considerable impact…": advice the passage does not give when the
+# sentence it restates advises nothing (verify.ADVISING). The model takes the verb from the question.
+ADVICE_LEAD = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+"
+                         r"(?:also\s+)?(?:recommended|recommend|recommends|advised|urged)\s+that\s+", re.I)
 
 
 @dataclass
@@ -320,10 +325,12 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             good = [best]
             note = f"re-cited: the model cited {', '.join(f'[{n}]' for n in claimed)}" if claimed else "citation added"
         cited = by_n[good[0]].chunk
-        if "recommendation" in cited.section.lower() and states_advice_as_fact(plain,
-                                                                               best_quote(claim, cited.text)):
+        quote = best_quote(claim, cited.text)
+        if "recommendation" in cited.section.lower() and states_advice_as_fact(plain, quote):
             removed.append(plain)  # "the council consistently engages…" from "Consistently engage…"
             continue
+        if "recommendation" not in cited.section.lower() and not ADVISING.search(quote):
+            plain = ADVICE_LEAD.sub("The peers found that ", plain, count=1)
         # "He helped secure the HS2 station. Following his appointment, he helped secure the HS2 station."
         kept = [k for k in kept if not repeats(k.claim, claim)]
         kept.append(Sentence(plain, good, True, note, claim))
@@ -465,7 +472,8 @@ class Assistant:
     def stream(self, question: str, history: list[Scope] | None = None, filters: Filters | None = None,
                k: int | None = None) -> Iterator[Event]:
         """Events as the answer is made: scope, passages (before the model starts), tokens, answer."""
-        from assistant.listed import list_answer, recommendation_answer, team_answer  # they build Answers
+        # They build Answers, so they import this module.
+        from assistant.listed import list_answer, recommendation_answer, team_answer, unrecommended
 
         started = time.perf_counter()
         question = question.strip()
@@ -492,13 +500,16 @@ class Assistant:
 
         passages = self.retriever.search_scope(scope, k, filters)
         widened = ""
+        if scope.recommendations and (subject := unrecommended(self.retriever, scope, filters)):
+            widened = (f"No key recommendation mentions {join_words(subject)}, so the reports' other passages "
+                       "were searched. ")
         if not passages and (scope.kinds or scope.years):
             # "What did the Derbyshire press release say…?" when Derbyshire published none: its other documents.
             asked = (" or ".join(scope.kinds) or "document") + "".join(f" of {y}" for y in scope.years)
             scope = without_kinds_and_years(scope)
             passages = self.retriever.search_scope(scope, k, filters)
             whose = " or ".join(scope.councils) or "any council"
-            widened = f"No {asked} from {whose} is indexed, so the other documents were searched. "
+            widened += f"No {asked} from {whose} is indexed, so the other documents were searched. "
             yield Event("scope", scope)
         timings = {"retrieval": time.perf_counter() - started}
         yield Event("passages", passages)

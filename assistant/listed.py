@@ -44,15 +44,15 @@ NOT_A_POST = re.compile(r"\bpeople\b(?!['’]s|\s+(?:director|directorate|servic
 def recommendation_answer(retriever: Retriever, scope: Scope, filters: Filters | None) -> Answer | None:
     """Recommendations listed from the records extracted at index time (complete, in report order)."""
     # Only the reports' own lists are records; "the recommendations in Derby's press release" are searched.
-    wanted = merge_filters(scope, filters)
-    councils = wanted.councils
-    records = [r for r in retriever.index.recommendations
-               if wanted.admits(retriever.index.documents[r["doc_id"]])]
+    councils = merge_filters(scope, filters).councils
+    records = records_in_scope(retriever, scope, filters)
     if not records:
         return None
     if not councils and len({r["council"] for r in records}) > 1 and scope.ambiguous:
         return None
     themed, about, note = recommendations_on(retriever, scope, records)
+    if not themed:
+        return None
     lines, citations, passages = [], [], []
     current = None
     for r in themed:
@@ -74,13 +74,25 @@ def recommendation_answer(retriever: Retriever, scope: Scope, filters: Filters |
     text = (note + "\n".join(lines)).strip()
     return Answer(scope.question, scope, text, citations, passages, kind="recommendations")
 
-def recommendations_on(retriever: Retriever, scope: Scope, records: list[dict]) -> tuple[list[dict], str, str]:
-    """The records the question asks for, what they are about, and a note when none is about it.
+def records_in_scope(retriever: Retriever, scope: Scope, filters: Filters | None) -> list[dict]:
+    """The key recommendations of the reports the question (and the filters) admit."""
+    wanted = merge_filters(scope, filters)
+    return [r for r in retriever.index.recommendations if wanted.admits(retriever.index.documents[r["doc_id"]])]
 
-    The question's subject words ("commercialism", "the Enterprising Council") pick the records
-    that use them, those with half the best weight of them or more. When the question names a theme
-    ("finance"), only words that are themselves on a theme's word list ("commercialism", "scrutiny"),
-    and figures ("2015/16"), pick records; if none is used, the theme's records are listed, else all of them."""
+
+def unrecommended(retriever: Retriever, scope: Scope, filters: Filters | None) -> list[str]:
+    """The question's subject words ("digital", "HS2"), as it writes them, when no key recommendation in
+    its scope mentions any of them: what the peers advised on the subject is then in the report's other
+    passages ("DCC should prioritise its adoption of technology"), not in its list."""
+    records = records_in_scope(retriever, scope, filters)
+    words, unused = subject_words(retriever, scope, records)[1:]
+    return words if records and words and unused == words else []
+
+
+def subject_words(retriever: Retriever, scope: Scope, records: list[dict]
+                  ) -> tuple[dict[str, float], list[str], list[str]]:
+    """The question's subject stems that pick records (with their weights), its subject words as it
+    writes them, and those of the words no record mentions."""
     asked = replace(scope, query=RECOMMENDATION.sub(" ", scope.query))
     weights = {t: w for t, w in retriever.question_terms(asked).items()
                if t not in REQUEST_WORDS and t not in THEME_NAME_STEMS and t not in map(str, scope.years)
@@ -88,8 +100,23 @@ def recommendations_on(retriever: Retriever, scope: Scope, records: list[dict]) 
     words = [w for w in dict.fromkeys(re.findall(TOKEN.pattern, topic(asked.query), re.I))
              if set(tokenize(w)) & set(weights)]  # as the question writes them ("HS2")
     held = [set(tokenize(r["text"])) for r in records]
-    scores = [sum(w for t, w in weights.items() if t in found) for found in held]
     unused = [w for w in words if not any(set(tokenize(w)) & found for found in held)]
+    return weights, words, unused
+
+
+def recommendations_on(retriever: Retriever, scope: Scope, records: list[dict]) -> tuple[list[dict], str, str]:
+    """The records the question asks for, what they are about, and a note when some of its words are in
+    none; no records when none of its subject words is in any (`unrecommended`).
+
+    The question's subject words ("commercialism", "the Enterprising Council") pick the records
+    that use them, those with half the best weight of them or more. When the question names a theme
+    ("finance"), only words that are themselves on a theme's word list ("commercialism", "scrutiny"),
+    and figures ("2015/16"), pick records; if the question names none, the theme's records are listed,
+    else all of them."""
+    weights, words, unused = subject_words(retriever, scope, records)
+    if words and unused == words:
+        return [], "", ""
+    scores = [sum(w for t, w in weights.items() if t in set(tokenize(r["text"]))) for r in records]
     note = f"No recommendation mentions {join_words(unused)}; " if unused else ""
     if weights and max(scores) > 0:
         chosen = [r for r, score in zip(records, scores) if score >= max(scores) / 2]

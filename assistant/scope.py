@@ -112,13 +112,16 @@ EXPECTS = (
     # Also "Derby pledges - how many areas…?", "What did the bus station cost?" and "Derby bus station cost?".
     ("number", re.compile(r"(?:^|[-–—:;]\s)\s*(?:by\s+)?how (?:much|many|big|large|long)\b"
                           r"|^\s*what (?:share|percentage|proportion|amount|number|size|level|sum|cost|value|rate)\b"
-                          r"|^\s*what\s+(?:did|does|do|will|would)\b[^?]*\bcost\W*$|\b(?:cost|price)\W*$", re.I)),
+                          r"|^\s*what\s+(?:did|does|do|will|would)\b[^?]*\bcost\W*$|\b(?:cost|price)\W*$"
+                          r"|\bpercentage\b|\bper\s?cent\b", re.I)),
     ("date", re.compile(r"^\s*(?:when|how often|what (?:year|date|month|day))\b|^\s*in what year\b"
                         r"|^\s*what (?:was|were|is|are) the (?:dates?|years?|months?|days?)\b", re.I)),
-    # "Which energy company…?", "Which firm's work…?": a body's name, not the council asked about.
+    # "Which energy company…?", "Which firm's work…?": a body's name, not the council asked about; "Which
+    # Derby cabinet member…?": a person's.
     ("name", re.compile(r"^\s*who(?:m)?\b|^\s*which\s+(?:\w+\s+)?(?:company|companies|firm|firms|business|"
                         r"businesses|supplier|suppliers|consultants?|consultancy|provider|providers|charity|"
-                        r"organi[sz]ations?)\b", re.I)),
+                        r"organi[sz]ations?|cabinet members?|councillors?|officers?|directors?|chairs?|"
+                        r"portfolio holders?)\b", re.I)),
 )
 # "What did the peer team say about …": words that frame the question, not its topic. Searched for, they
 # rank the passages about the peer team and the peer challenge itself above those on the topic.

@@ -200,6 +200,8 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     figures = new_numbers if HOW_LONG.search(question) else {n for n in new_numbers if not YEAR_LIKE.fullmatch(n)}
     if expects == "number" and not (figures or NUMBER_WORDS.search(text)):
         return "figure"
+    if expects == "number" and PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(text):
+        return "percentage"  # "ranked 16 out of 27" is no collection rate
     if expects == "date" and not (new_numbers or DATE_WORDS.search(RELATIVE_DATE.sub(" ", text))):
         return "date or time"
     if expects == "name":
@@ -210,6 +212,11 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     return ""
 
 
+# A question asking for a share, and an answer giving one ("93%", "over a fifth", "one in four").
+PERCENT_ASKED = re.compile(r"\bpercentage\b|\bper\s?cent\b|%|^\W*what\s+(?:share|proportion)\b", re.I)
+PERCENT_GIVEN = re.compile(r"%|\bper\s?cent\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b"
+                           r"|\b(?:one|\d+)\s+in\s+(?:every\s+)?(?:two|three|four|five|ten|\d+)\b"
+                           r"|\b(?:majority|minority)\b", re.I)
 # A year, or a financial year ("2017/18").
 YEAR_LIKE = re.compile(r"(19|20)\d\d(/\d\d(\d\d)?)?")
 # Questions a year can answer as a figure ("How long has Derby faced cuts?" "Since 2010").
@@ -290,7 +297,45 @@ def named_for_the_question(name: str, passage: str, question: str, weights: dict
 
     mine = [held(p) for p in pieces if name in p]
     others = [held(p) for p in pieces if name not in p and names_in(p, question)]
-    return not mine or max(mine) >= max(others, default=0.0)
+    if not mine:
+        return True
+    best = max(mine)
+    return best >= max(others, default=0.0) and all(
+        nearest_to_the_question(name, p, question, weights) for p in pieces if name in p and held(p) == best)
+
+
+# What stands between a post and the name it introduces: the rest of the post's capitalised words.
+POST_BEFORE_NAME = re.compile(r"[\s,:]*(?:[A-Z][\w'’&-]*[\s,:]*)*")
+
+
+def nearest_to_the_question(name: str, piece: str, question: str, weights: dict[str, float]) -> bool:
+    """Whether, of the people the piece names, `name` is given at least as much of the question's words
+    (weighted) as any other. A word belongs to the last person named before it, as in "Name, post", or to
+    the next if only capitalised words come between ("Post, Name"); words before the first person belong to
+    the first: "Councillor Baggy Shanker, Cabinet Member for Finance &
+    Governance and Paul Robinson the Chief Executive" gives the finance portfolio to Baggy Shanker."""
+    people = sorted((m.start(), m.end()) for run in names_in(piece, question) if is_person(run)
+                    for m in re.finditer(re.escape(run), piece))
+    if len(people) < 2:
+        return True
+    share = [0.0] * len(people)
+    for word in re.finditer(r"\w+", piece):
+        if not any(start <= word.start() < end for start, end in people):
+            after = [i for i, (start, _) in enumerate(people) if start > word.start()]
+            owner = max([i for i, (start, _) in enumerate(people) if start < word.start()], default=0)
+            if after and POST_BEFORE_NAME.fullmatch(piece[word.end():people[after[0]][0]]):
+                owner = after[0]  # "the Chief Executive, Paul Robinson"
+            share[owner] += sum(weights.get(t, 0.0) for t in tokenize(word.group()))
+    mine = [s for (start, end), s in zip(people, share) if name in piece[start:end] or piece[start:end] in name]
+    return not mine or max(mine) >= max(share)
+
+
+def is_person(run: str) -> bool:
+    """Whether a run of capitalised words is a person's name ("Councillor Baggy Shanker", "Paul Robinson"),
+    not a post or a body ("Chief Executive", "Derby City Council")."""
+    words = re.sub(rf"^(?:{HONORIFIC})\.?\s+", "", run).split()
+    return 2 <= len(words) <= 3 and words[0].lower() not in STOPWORDS and not any(
+        TITLE.fullmatch(w) or set(tokenize(w)) & COMMON_IN_NAMES for w in words)
 
 
 def missing_periods(text: str, periods: list[str]) -> list[str]:

@@ -126,6 +126,32 @@ def test_a_who_answer_must_name_the_person_the_passage_gives_that_role(settings,
     assert not answer.refused and "Sally Rowe" in answer.text, answer.text
 
 
+def test_of_two_people_in_one_sentence_the_post_goes_to_the_one_it_follows(settings, retriever):
+    """The press release names the finance cabinet member and the Chief Executive in one sentence; the
+    model gave the portfolio to the Chief Executive."""
+    question = "Which Derby cabinet member holds the finance and governance portfolio?"
+    n, _ = found_sentence(retriever, question, "Cabinet Member for Finance & Governance")
+    wrong = Assistant(settings, retriever, model=Draft(f"Paul Robinson holds the finance and governance "
+                                                       f"portfolio [{n}].")).ask(question)
+    assert wrong.refused and "names someone else" in wrong.text, wrong.text
+    right = Assistant(settings, retriever, model=Draft(f"Councillor Baggy Shanker is the Cabinet Member for "
+                                                       f"Finance & Governance [{n}].")).ask(question)
+    assert not right.refused and "Baggy Shanker" in right.text, right.text
+
+
+def test_a_post_named_before_its_holder_goes_to_the_name_after_it():
+    from assistant.retrieval import tokenize
+    from assistant.verify import named_for_the_question
+
+    passage = "The Leader, Councillor Ranjit Banwait, and the Chief Executive, Paul Robinson, met the peers."
+    chief = {t: 1.0 for t in tokenize("chief executive")}
+    assert named_for_the_question("Paul Robinson", passage, "Who is the Chief Executive?", chief)
+    assert not named_for_the_question("Ranjit Banwait", passage, "Who is the Chief Executive?", chief)
+    leader = {t: 1.0 for t in tokenize("leader")}
+    assert named_for_the_question("Ranjit Banwait", passage, "Who is the Leader?", leader)
+    assert not named_for_the_question("Paul Robinson", passage, "Who is the Leader?", leader)
+
+
 def test_a_name_the_cited_passage_never_gives_is_not_supported(settings, retriever):
     """The model joined the Leader's name, from elsewhere, to a passage about an Ofsted inspection."""
     question = "What did peers say about children's services in Derbyshire?"
@@ -328,12 +354,30 @@ def test_recommendations_on_a_subject_are_those_that_mention_it(assistant):
     assert "1 of its 11 key recommendations" in commercial.text and "mentioning commercialism" in commercial.text
     enterprising = assistant.ask("Which recommendations mention the Enterprising Council?")
     assert len(enterprising.citations) == 2 and all("Enterprising Council" in c.quote for c in enterprising.citations)
-    # A subject no recommendation mentions: all are listed, and the answer says so.
-    hs2 = assistant.ask("What did peers recommend about HS2 in Derbyshire?")
-    assert hs2.text.startswith("No recommendation mentions HS2; all are listed.") and len(hs2.citations) == 7
+    # Some of the subject's words in no recommendation: those mentioning the others, and the answer says so.
+    words = assistant.ask("What did peers recommend about Derby's commercialism and HS2?")
+    assert words.text.startswith("No recommendation mentions HS2; those mentioning commercialism are listed.")
+    assert len(words.citations) == 1
     # Asking how many were received is asking for all of them, with no note on "received".
     count = assistant.ask("How many recommendations did Derby receive?")
     assert count.text.startswith("**Derby City Council — 11 key recommendations") and len(count.citations) == 11
+
+def test_a_subject_no_key_recommendation_mentions_is_answered_from_the_rest_of_the_report(settings, retriever):
+    # Derbyshire's seven key recommendations never mention digital work; its section on capacity advises it.
+    model = Draft("The peers recommended that DCC should prioritise its adoption of technology – for strategy "
+                  "development, data and intelligence, and mobile operations [1].")
+    digital = Assistant(settings, retriever, model=model).ask(
+        "What did the peers recommend Derbyshire County Council do about digital technology?")
+    assert digital.kind != "recommendations" and model.prompt and not digital.refused, digital.text
+    assert digital.text.startswith("No key recommendation mentions digital, so the reports' other passages were "
+                                   "searched. The peers recommended that DCC should prioritise"), digital.text
+    # The model takes "recommended" from the question; a passage advising nothing makes it a finding.
+    hs2 = Assistant(settings, retriever, model=Draft(
+        "Peers recommended that HS2 will have a considerable impact on some parts of the county [1].")).ask(
+        "What did peers recommend about HS2 in Derbyshire?")
+    assert "No key recommendation mentions HS2" in hs2.text and not hs2.refused, hs2.text
+    assert "The peers found that HS2 will have a considerable impact" in hs2.text
+
 
 def test_a_list_the_report_introduces_is_given_whole_each_item_cited(settings, retriever):
     pledges = Assistant(settings, retriever, model=Draft("The reports do not say.")).ask(
@@ -798,6 +842,20 @@ def test_a_year_is_not_the_figure_a_how_much_question_asks_for():
     assert lacks_expected("It cost £120,000 in 2018.", "number", cost) == ""
     assert lacks_expected("Budget cuts have been made since 2010.", "number",
                           "How long has Derby faced budget cuts?") == ""
+
+
+def test_asked_for_a_percentage_a_rank_or_a_count_is_no_answer():
+    from assistant.verify import lacks_expected
+
+    rate = "derbyshire council tax collection rate percentage 2017/18"
+    assert lacks_expected("Its collection rate was ranked 16 out of 27 county councils.", "number",
+                          rate) == "percentage"
+    assert lacks_expected("Savings plan performance for 2017/18 was 93%.", "number", rate) == ""
+    share = "What share of internal audit recommendations had Derbyshire not implemented?"
+    assert lacks_expected("71 per cent of them had not been implemented.", "number", share) == ""
+    assert lacks_expected("Over a fifth of absences are stress related.", "number", share) == ""
+    assert lacks_expected("A report to CMT in 2018 listed 40 recommendations.", "number", share) == "percentage"
+    assert lacks_expected("A report listed 40 recommendations.", "number", "How many recommendations?") == ""
 
 
 def test_an_answer_sharing_one_word_with_the_question_must_be_close_to_it_in_meaning(settings, retriever):

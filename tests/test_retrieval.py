@@ -85,6 +85,8 @@ def test_what_sort_of_answer_a_question_expects(councils):
     assert read("What did the peers say about the cost of agency staff?") == ("", [])
     assert read("Which energy company supplies Derby's energy tariff?") == ("name", [])
     assert read("Which services did Derbyshire review?") == ("", [])
+    assert read("Which Derby cabinet member holds the finance portfolio?") == ("name", [])
+    assert read("derbyshire council tax collection rate percentage 2017/18") == ("number", ["2017/18"])
     # A follow-up is read from its own words, not from the earlier question it carries as context.
     first = analyse("What is Derby's net revenue budget for 2017/18?", councils)
     assert read("How much of that came from reserves?", [first]) == ("number", [])
