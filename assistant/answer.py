@@ -24,6 +24,7 @@ from assistant.verify import (
     best_quote,
     cited_numbers,
     cut_off,
+    drops_hedge,
     is_refusal,
     lacks_expected,
     missing_periods,
@@ -133,6 +134,19 @@ PEERS_SAID = re.compile(
     r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
     r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
     r"suggested|felt|thought|heard|concluded|recommended|recommend|recommends)\s+(?:that\s+)?)", re.I)
+LIST_ITEM = re.compile(r"^\s*[-•*–]\s+")
+# A sentence with the peers doing something: "The peer challenge team visited…", "Peers will be looking at…".
+PEERS_ACT = re.compile(
+    r"^(?:the\s+)?(?:lga\s+)?(?:peers|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?(?!(?:said|say|says|"
+    r"found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|suggested|felt|feel|"
+    r"thought|think|heard|hear|concluded|recommended|recommend|recommends|advised|urged|warned|argued|identified|"
+    r"recogni[sz]ed|acknowledged|commented|believed|considered|described|emphasi[sz]ed|stressed|pointed|raised|"
+    r"flagged|commended|welcomed|questioned|cautioned|called|asked|encouraged|expressed|made|were|was|are|is|saw|"
+    r"see)\b)[a-z]", re.I)
+# How a passage tells of the peers: a report speaks of "we" and "us"; in a council's news story "we" is
+# the council.
+PEERS_IN_REPORT = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?|we|us|our)\b", re.I)
+PEERS_ELSEWHERE = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?)\b", re.I)
 # "Peers recommended that HS2 will have a considerable impact…": advice the passage does not give when the
 # sentence it restates advises nothing (verify.ADVISING). The model takes the verb from the question.
 ADVICE_LEAD = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+"
@@ -331,10 +345,36 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             continue
         if "recommendation" not in cited.section.lower() and not ADVISING.search(quote):
             plain = ADVICE_LEAD.sub("The peers found that ", plain, count=1)
+        if drops_hedge(plain, quote) or peers_made_actors(plain, quote, cited):
+            # The passage's own sentence, with its "suggest", or with the council's officers who made the visit.
+            plain = as_sentence(quote)
         # "He helped secure the HS2 station. Following his appointment, he helped secure the HS2 station."
         kept = [k for k in kept if not repeats(k.claim, claim)]
         kept.append(Sentence(plain, good, True, note, claim))
     return kept, removed
+
+
+def peers_made_actors(sentence: str, quote: str, cited: Chunk) -> bool:
+    """Whether the sentence has the peers do what its passage sentence says others did: "The peer challenge
+    team visited…" from "…work stream members have visited Derby and Milton Keynes councils", or "Peers
+    will be looking at…" from the Leader's "We will be looking at…". Saying and finding are the peers'
+    own ("Peers found that…")."""
+    if not PEERS_ACT.match(sentence):
+        return False
+    told = PEERS_IN_REPORT if "report" in cited.kind else PEERS_ELSEWHERE
+    if LIST_ITEM.match(quote):  # "- Spoke to more than 100 people": who did it is in the line the list follows
+        before = cited.text[:max(cited.text.find(quote), 0)].splitlines()
+        intro = next((line for line in reversed(before) if line.strip() and not LIST_ITEM.match(line)), None)
+        return intro is not None and not told.search(intro)
+    return not told.search(quote)
+
+
+def as_sentence(quote: str) -> str:
+    """A passage's sentence or list item shown as a sentence of the answer: "- for the learning
+    disabilities work stream members visited…" as "For the learning disabilities … visited… ."."""
+    text = " ".join(LIST_ITEM.sub("", quote).split()).strip("“”\"")
+    text = text[:1].upper() + text[1:]
+    return text if text[-1:] in (".", "!", "?") else text.rstrip(";,:") + "."
 
 
 def affirms_the_question(sentence: str, question: str, councils: list[Council]) -> bool:

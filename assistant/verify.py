@@ -45,6 +45,10 @@ CLAUSE = re.compile(r"[,;:()–—]|\b(?:but|however|although|though|whilst|whil
 # Words that keep a recommendation a recommendation when an answer restates it.
 ADVISING = re.compile(r"\b(recommend\w*|should|needs?|needed|must|suggest\w*|advis\w*|urg\w*|encourag\w*|"
                       r"could|ought|asked|calls?|called)\b", re.I)
+# Words that make a statement less than a finding: a view, a perception, a possibility ("May 2017" is a date).
+HEDGE = re.compile(r"\b(?:suggest\w*|perceiv\w*|perceptions?|appears?|appeared|seems?|seemed|may(?!\s+\d)|might|"
+                   r"concerns? that|concerned that|apparently|reportedly|possibly|likely|unclear)\b", re.I)
+CLAUSE_END = re.compile(r"[,;:]|\s(?:and|but|although|though|while|whereas)\s")
 # The verb a recommendation starts with, after a bullet and an adverb: "- Consistently engage with …".
 OPENING_VERB = re.compile(r"^\W*(?:[a-z]+ly\s+)?([a-z]+)\b", re.I)
 # A clause is compared with the passage clause that holds most of its words, if that is this share.
@@ -356,6 +360,17 @@ def cut_off(sentence: str) -> bool:
 
 def is_refusal(text: str) -> bool:
     return bool(REFUSAL.search(text))
+
+
+def drops_hedge(sentence: str, quote: str) -> bool:
+    """Whether the sentence states as fact what its passage sentence (`quote`, whole) only hedges: "Staff
+    morale is beginning to wane" from "Staff views … suggest that morale is beginning to wane". A hedge
+    holds to the end of its clause: "everything appears to be a priority, officers are stretched" hedges
+    the priorities, not the officers."""
+    if HEDGE.search(sentence) or quote.rstrip()[-1:] not in (".", "!", "?"):
+        return False
+    words = set(tokenize(sentence))
+    return any(words & set(tokenize(CLAUSE_END.split(quote[m.end():], maxsplit=1)[0])) for m in HEDGE.finditer(quote))
 
 
 def states_advice_as_fact(sentence: str, quote: str) -> bool:

@@ -568,6 +568,37 @@ def found_sentence(retriever, question: str, *words: str) -> tuple[int, str]:
     return passage_sentence(retriever.search_scope(retriever.analyse(question), k=5), *words)
 
 
+def test_a_hedge_the_model_drops_is_shown_in_the_passage_s_own_words(settings, retriever):
+    question = "Is staff morale holding up at Derby City Council?"
+    n, _ = found_sentence(retriever, question, "beginning to wane")
+    answer = Assistant(settings, retriever, model=Draft(f"Staff morale is beginning to wane [{n}].")).ask(question)
+    assert "survey suggest that morale is beginning to wane" in answer.text, answer.text
+    # A hedge on another clause of the sentence is not the claim's: "everything appears to be a priority,
+    # officers are stretched".
+    question = "Why do Derby's officers fire-fight rather than plan?"
+    n, _ = found_sentence(retriever, question, "fire-fight")
+    claim = ("Officers are stretched, and this contributes towards a tendency of some individuals to fire-fight "
+             "issues rather than think about them strategically")
+    answer = Assistant(settings, retriever, model=Draft(f"{claim} [{n}].")).ask(question)
+    assert answer.text.startswith(claim), answer.text
+
+
+def test_the_peers_are_not_made_to_do_what_others_did(settings, retriever):
+    question = "Which councils did Derbyshire visit for its learning disabilities work?"
+    n, _ = found_sentence(retriever, question, "Milton Keynes")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"The peer challenge team visited Derby and Milton Keynes councils for the learning disabilities work "
+        f"stream [{n}].")).ask(question)
+    assert "peer challenge team visited" not in answer.text and "members visited Derby and Milton Keynes" \
+        in answer.text, answer.text
+    # In the council's news story "we" is the council, not the peers.
+    question = "Will Derbyshire look at trading services with other councils?"
+    n, _ = found_sentence(retriever, question, "We will be looking")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"Peers will be looking at sharing or trading services with other councils [{n}].")).ask(question)
+    assert "Peers will" not in answer.text and "We will be looking" in answer.text, answer.text
+
+
 def test_earlier_this_year_is_not_a_date_and_the_second_try_reads_the_dated_sentence(settings, retriever):
     """The press release says the peers visited Derby "earlier this year"; the report gives the dates."""
     question = "When did the peer team visit Derby?"
