@@ -24,8 +24,10 @@ STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i in into is it its "
     "me my of on or our s say said says should so than that the their them then there these they this those "
     "to was we were what when where which who whom why will with would you your about tell while whilst "
-    "during upon via".split()
+    "during upon via re ve ll d m t".split()
 )
+# "doesn't" is "does not": otherwise "doesn" and "t", words no report uses, weigh most in the question.
+CONTRACTION = re.compile(r"\b(?:(ca)|(wo)|(\w+))n't\b")
 # Words the reports write as one ("onsite") and questions often as two ("on site").
 COMPOUND = re.compile(r"\bon[- ]site\b")
 MODES = ("hybrid", "dense", "lexical")
@@ -70,7 +72,9 @@ RARE_IN_PASSAGES = 3
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
     text = INFORMATION_TECHNOLOGY.sub("ict", text)
-    words = [w for w in TOKEN.findall(COMPOUND.sub("onsite", text.lower().replace("’", "'"))) if w not in STOPWORDS]
+    text = CONTRACTION.sub(lambda m: f"{m[1] and 'can' or m[2] and 'will' or m[3]} not",
+                           COMPOUND.sub("onsite", text.lower().replace("’", "'")))
+    words = [w for w in TOKEN.findall(text) if w not in STOPWORDS]
     # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as
     # "capabl"): one stem for the two.
     return [w[:-3] + "bl" if w.endswith("bil") else w for w in stemmer().stemWords(words)]

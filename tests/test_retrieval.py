@@ -39,6 +39,14 @@ def test_tokenize_keeps_numbers_and_money():
     # "IT" is information technology, which the reports call ICT; "it" is a stop word.
     assert tokenize("What is wrong with Derbyshire's IT?") == tokenize("wrong Derbyshire's ICT")
     assert tokenize("Is it wrong?") == tokenize("wrong")
+    # "doesn't" is "does not", not two rare words that outweigh the question's subject.
+    assert tokenize("Which indicators doesn't Derbyshire report?") == tokenize("Which indicators does not Derbyshire report?")
+    assert tokenize("It can’t, won't, isn't; we're sure they've") == tokenize("not not not sure")
+
+
+def test_a_contraction_adds_no_rare_word_to_the_question(retriever):
+    scope = retriever.analyse("Which economic growth indicators did peers say Derbyshire doesn't report on?")
+    assert set(retriever.question_terms(scope)) <= set(tokenize("economic growth indicators not report"))
 
 
 @pytest.mark.parametrize("question, expected", [
