@@ -134,6 +134,9 @@ PEERS_SAID = re.compile(
     r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
     r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
     r"suggested|felt|thought|heard|concluded|recommended|recommend|recommends)\s+(?:that\s+)?)", re.I)
+# A post whose holder a question may be about.
+POST = re.compile(r"\b(?:manager|director|leader|chief executive|chair(?:man|woman|person)?|cabinet member|"
+                  r"portfolio holder|mayor|monitoring officer|section 151 officer)s?\b", re.I)
 LIST_ITEM = re.compile(r"^\s*[-•*–]\s+")
 # A sentence with the peers doing something: "The peer challenge team visited…", "Peers will be looking at…".
 PEERS_ACT = re.compile(
@@ -784,7 +787,10 @@ class Assistant:
             figures = "figures" if scope.expects == "number" else "dates"
             return (f"The {figures} the passages support are not stated about what the question asks, so the "
                     "model's answer is not shown.")
-        weights = self.retriever.question_terms(scope) if scope.expects == "name" else {}
+        # "Did Derby and Derbyshire have the same peer challenge manager?" asks for no name, but a name given
+        # for a post must be the one the passage gives that post.
+        asks_name = scope.expects == "name" or POST.search(scope.query)
+        weights = self.retriever.question_terms(scope) if asks_name else {}
         if weights and not all(self.right_person(scope, weights, s, by_n) for s in sentences):
             return "The passage names someone else for what the question asks, so the model's answer is not shown."
         # The year may be in the passage sentence an answer restates rather than in the answer itself.

@@ -139,6 +139,17 @@ def test_of_two_people_in_one_sentence_the_post_goes_to_the_one_it_follows(setti
     assert not right.refused and "Baggy Shanker" in right.text, right.text
 
 
+def test_a_name_given_for_a_post_is_checked_even_when_no_name_is_asked_for(settings, retriever):
+    """A side of "Did Derby and Derbyshire have the same peer challenge manager?" named the next line of
+    Derbyshire's team list."""
+    question = "Was Derbyshire's peer challenge manager an LGA officer?"
+    assert retriever.analyse(question).expects == ""
+    n, _ = found_sentence(retriever, question, "Selena Lansley")
+    wrong = Assistant(settings, retriever, model=Draft(
+        f"Derbyshire's peer challenge manager was Selena Lansley, Principal Negotiating Officer [{n}].")).ask(question)
+    assert "Selena Lansley" not in wrong.text and "names someone else" in wrong.text, wrong.text
+
+
 def test_a_post_named_before_its_holder_goes_to_the_name_after_it():
     from assistant.retrieval import tokenize
     from assistant.verify import named_for_the_question
