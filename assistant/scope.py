@@ -299,15 +299,18 @@ def names_asked(question: str, councils: list[Council]) -> list[str]:
     it: two or more capitalised words ("Vision Derbyshire", "Director of Public Health"), a word with a
     figure ("COVID-19"), or a quoted phrase. A lone capitalised word may be an adjective or an example
     ("Chinese", "Twitter"), and an acronym may be spelt out in the reports ("SEND"), so neither counts.
-    A council's name ends a name where it is possessive or the full name ("Derby's Council House");
+    A council's name ends a name where it is possessive, the full name ("Derby's Council House") or the
+    query's last word ("Thriving Communities Derbyshire");
     a short one inside a name stays part of it ("the Derby Plan"). A question written in capitals
     throughout names nothing this way. So does a council not indexed ("Nottingham City Council")."""
     others = [name for _, name in other_councils(question, councils)]
     for name in others:
         question = question.replace(name, " , ")
+    # "Thriving Communities Derbyshire": a keyword query ends with the council to search, not a name's last word.
     for alias in sorted({a for c in councils for a in c.aliases}, key=len, reverse=True):
         question = alias_pattern(alias).sub(
-            lambda m: " , " if m.group(0)[-2:] in ("'s", "’s") or " " in alias else m.group(0), question)
+            lambda m: " , " if (m.group(0)[-2:] in ("'s", "’s") or " " in alias
+                                or not re.search(r"\w", m.string[m.end():])) else m.group(0), question)
     first = re.match(r"\W*([A-Za-z][\w'’-]*)(\s+[A-Z])?", question)
     # "What's Derbyshire doing…?": the opener with its "is" or "has" is still the opener.
     if first and (re.sub(r"['’][a-z]+$", "", first.group(1).lower()) in OPENERS or not first.group(2)):

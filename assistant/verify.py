@@ -206,6 +206,11 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
         return "figure"
     if expects == "number" and PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(text):
         return "percentage"  # "ranked 16 out of 27" is no collection rate
+    if expects == "number" and (counted := uncounted(text, question)):
+        return f"count of {counted}"
+    if expects == "date" and FINANCIAL_YEAR.search(question):
+        # "When did Derby close its 2015/16 accounts?": another financial year is another set of accounts.
+        new_numbers = {n for n in new_numbers if "/" not in n}
     if expects == "date" and not (new_numbers or DATE_WORDS.search(RELATIVE_DATE.sub(" ", text))):
         return "date or time"
     if expects == "name":
@@ -221,6 +226,24 @@ PERCENT_ASKED = re.compile(r"\bpercentage\b|\bper\s?cent\b|%|^\W*what\s+(?:share
 PERCENT_GIVEN = re.compile(r"%|\bper\s?cent\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b"
                            r"|\b(?:one|\d+)\s+in\s+(?:every\s+)?(?:two|three|four|five|ten|\d+)\b"
                            r"|\b(?:majority|minority)\b", re.I)
+def uncounted(text: str, question: str) -> str:
+    """What "How many X…?" asks to count, as the question writes it, if the answer names X without a
+    number just before it ("grievances … have increased over the last 2 years" counts years), else "". An
+    answer not naming X ("8 peers" for "how many people") is left to the other checks."""
+    asked = HOW_MANY.search(question)
+    counted = tokenize(asked.group(1)) if asked else []
+    words = tokenize(text)
+    if not counted or counted[0] not in words:
+        return ""
+    given = any(t == counted[0] and any(NUMBER_LIKE.fullmatch(w) for w in words[max(0, i - COUNTED_WINDOW):i])
+                for i, t in enumerate(words))
+    return "" if given else asked.group(1)
+
+
+HOW_MANY = re.compile(r"\bhow many\s+(?:of\s+the\s+|new\s+|more\s+)?([a-z][\w'’-]*)", re.I)
+# A count, not a vague quantity: "high numbers of grievances" does not say how many.
+NUMBER_LIKE = re.compile(r"\d[\w,./]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                         r"forty|fifty|hundred|thousand|million|dozen")
 # A year, or a financial year ("2017/18").
 YEAR_LIKE = re.compile(r"(19|20)\d\d(/\d\d(\d\d)?)?")
 # Questions a year can answer as a figure ("How long has Derby faced cuts?" "Since 2010").

@@ -886,6 +886,26 @@ def test_a_year_is_not_the_figure_a_how_much_question_asks_for():
                           "How long has Derby faced budget cuts?") == ""
 
 
+def test_how_many_is_answered_by_a_count_of_what_it_asks_about():
+    from assistant.verify import lacks_expected
+
+    question = "How many grievances did Derby City Council staff raise in 2016?"
+    vague = "Trade unions told of high numbers of staff grievances, which have increased over the last 2 years."
+    assert lacks_expected(vague, "number", question) == "count of grievances"
+    assert lacks_expected("Staff raised 40 grievances in 2016.", "number", question) == ""
+    # An answer that counts in other words is left to the other checks.
+    assert lacks_expected("The team had 8 peers.", "number", "How many people were on the team?") == ""
+
+
+def test_another_financial_year_is_not_when_a_years_accounts_were_closed():
+    from assistant.verify import lacks_expected
+
+    question = "When did Derby City Council finally close its 2015/16 accounts?"
+    assert lacks_expected("Closing the 2015/16 and 2016/17 accounts has been completed.", "date", question)
+    assert not lacks_expected("The 2015/16 accounts were closed in March 2018.", "date", question)
+    assert not lacks_expected("The gap is expected in 2021/22.", "date", "When is Derbyshire's budget gap expected?")
+
+
 def test_asked_for_a_percentage_a_rank_or_a_count_is_no_answer():
     from assistant.verify import lacks_expected
 

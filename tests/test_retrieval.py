@@ -361,6 +361,7 @@ def test_on_site_is_the_reports_onsite_and_while_is_no_topic(retriever):
     ("When was Derbyshire's Enterprising Council approach launched?", ["Enterprising Council"]),  # an idea
     ("What's Derbyshire doing about adult social care costs?", []),
     ("Derbyshire HS2", ["HS2"]),
+    ("Thriving Communities Derbyshire", ["Thriving Communities"]),  # the council a keyword query ends with
     ("Was the Derby Leader re-elected?", []),
 ])
 def test_the_names_a_question_gives(councils, question, names):
