@@ -26,8 +26,10 @@ STOPWORDS = frozenset(
     "to was we were what when where which who whom why will with would you your about tell while whilst "
     "during upon via re ve ll d m t".split()
 )
-# "doesn't" is "does not": otherwise "doesn" and "t", words no report uses, weigh most in the question.
-CONTRACTION = re.compile(r"\b(?:(ca)|(wo)|(\w+))n't\b")
+# "doesn't" (or "doesnt", as people type) is "does not": otherwise "doesn" and "t", words no report uses,
+# weigh most in the question.
+CONTRACTION = re.compile(r"\b(?:(ca)n'?t|(wo)n'?t|(\w+)n't|(do|does|did|is|was|are|were|has|have|had|could|should|"
+                         r"would|must|need)nt)\b")
 # Words the reports write as one ("onsite") and questions often as two ("on site").
 COMPOUND = re.compile(r"\bon[- ]site\b")
 MODES = ("hybrid", "dense", "lexical")
@@ -72,7 +74,7 @@ RARE_IN_PASSAGES = 3
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
     text = INFORMATION_TECHNOLOGY.sub("ict", text)
-    text = CONTRACTION.sub(lambda m: f"{m[1] and 'can' or m[2] and 'will' or m[3]} not",
+    text = CONTRACTION.sub(lambda m: f"{m[1] and 'can' or m[2] and 'will' or m[3] or m[4]} not",
                            COMPOUND.sub("onsite", text.lower().replace("’", "'")))
     words = [w for w in TOKEN.findall(text) if w not in STOPWORDS]
     # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as

@@ -42,6 +42,9 @@ def test_tokenize_keeps_numbers_and_money():
     # "doesn't" is "does not", not two rare words that outweigh the question's subject.
     assert tokenize("Which indicators doesn't Derbyshire report?") == tokenize("Which indicators does not Derbyshire report?")
     assert tokenize("It can’t, won't, isn't; we're sure they've") == tokenize("not not not sure")
+    assert tokenize("managers dont trust income targets, it doesnt matter") == \
+        tokenize("managers not trust income targets, it not matter")
+    assert tokenize("important events they want") == ["import", "event", "want"]
 
 
 def test_a_contraction_adds_no_rare_word_to_the_question(retriever):
