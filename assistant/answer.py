@@ -41,6 +41,7 @@ from assistant.verify import (
 )
 
 NOT_IN_REPORTS = "The reports do not say."
+UNCHECKED_SIDE = "No answer from this council's passages passed the checks; its passages are shown below."
 # Wording measured in bench/LLM_TIMINGS.md. Telling the model that the passages ARE the peers' words
 # matters: without it the 1.5B model answers "what did peers say…" with a refusal.
 SYSTEM_PROMPT = (
@@ -138,6 +139,7 @@ PEERS_SAID = re.compile(
 POST = re.compile(r"\b(?:manager|director|leader|chief executive|chair(?:man|woman|person)?|cabinet member|"
                   r"portfolio holder|mayor|monitoring officer|section 151 officer)s?\b", re.I)
 LIST_ITEM = re.compile(r"^\s*[-•*–]\s+")
+PEERS_SUBJECT = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\b", re.I)
 # A sentence with the peers doing something: "The peer challenge team visited…", "Peers will be looking at…".
 PEERS_ACT = re.compile(
     r"^(?:the\s+)?(?:lga\s+)?(?:peers|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?(?!(?:said|say|says|"
@@ -145,7 +147,7 @@ PEERS_ACT = re.compile(
     r"thought|think|heard|hear|concluded|recommended|recommend|recommends|advised|urged|warned|argued|identified|"
     r"recogni[sz]ed|acknowledged|commented|believed|considered|described|emphasi[sz]ed|stressed|pointed|raised|"
     r"flagged|commended|welcomed|questioned|cautioned|called|asked|encouraged|expressed|made|were|was|are|is|saw|"
-    r"see)\b)[a-z]", re.I)
+    r"see|also)\b)[a-z]", re.I)
 # How a passage tells of the peers: a report speaks of "we" and "us"; in a council's news story "we" is
 # the council.
 PEERS_IN_REPORT = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?|we|us|our)\b", re.I)
@@ -299,9 +301,13 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
     kept: list[Sentence] = []
     removed: list[str] = []
     drafted = split_sentences(raw)
+    peers_before = False
     for i, sentence in enumerate(drafted):
         claimed = [n for n in cited_numbers(sentence) if n in by_n]
         plain = SPEECH_LEAD.sub("", strip_links(strip_citations(sentence)))
+        # "The peer team visited… They also visited…": the second sentence is about the peers too.
+        subject = re.sub(r"^They\s+", "The peers ", plain) if peers_before else plain
+        peers_before = bool(PEERS_SUBJECT.match(subject))
         if not plain or is_refusal(plain):
             continue
         # "… including the Super Six pledges of": a list heading cut short; or the draft's end cut off
@@ -348,7 +354,7 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             continue
         if "recommendation" not in cited.section.lower() and not ADVISING.search(quote):
             plain = ADVICE_LEAD.sub("The peers found that ", plain, count=1)
-        if drops_hedge(plain, quote) or peers_made_actors(plain, quote, cited):
+        if drops_hedge(plain, quote) or peers_made_actors(subject, quote, cited):
             # The passage's own sentence, with its "suggest", or with the council's officers who made the visit.
             plain = as_sentence(quote)
         # "He helped secure the HS2 station. Following his appointment, he helped secure the HS2 station."
@@ -832,7 +838,8 @@ class Assistant:
             if "first_token" not in timings and answer.timings.get("first_token"):
                 timings["first_token"] = asked - started + answer.timings["first_token"]
             if answer.refused:
-                parts.append(f"**{council}:** {NOT_IN_REPORTS}")
+                # The passages may still hold it (q113's side named the wrong line of a team list): say what failed.
+                parts.append(f"**{council}:** {UNCHECKED_SIDE}")
                 continue
             offset = len(citations)
             text = re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) + offset}]", answer.text)

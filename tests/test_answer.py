@@ -150,6 +150,17 @@ def test_a_name_given_for_a_post_is_checked_even_when_no_name_is_asked_for(setti
     assert "Selena Lansley" not in wrong.text and "names someone else" in wrong.text, wrong.text
 
 
+def test_a_side_of_a_comparison_whose_answer_fails_the_checks_does_not_claim_the_reports_are_silent(settings,
+                                                                                                    retriever):
+    wrong = "The peer challenge manager at Derbyshire was Selena Lansley, Principal Negotiating Officer."
+    model = Drafts("The LGA peer challenge manager at Derby City Council was Judith Hurcombe.", wrong, wrong)
+    answer = Assistant(settings, retriever, model=model).ask(
+        "Did Derby and Derbyshire have the same peer challenge manager?")
+    assert answer.kind == "comparison" and "Judith Hurcombe" in answer.text, answer.text
+    assert "Selena Lansley" not in answer.text and "**Derbyshire County Council:** No answer from this council's " \
+        "passages passed the checks" in answer.text, answer.text
+
+
 def test_a_post_named_before_its_holder_goes_to_the_name_after_it():
     from assistant.retrieval import tokenize
     from assistant.verify import named_for_the_question
@@ -602,6 +613,19 @@ def test_the_peers_are_not_made_to_do_what_others_did(settings, retriever):
         f"stream [{n}].")).ask(question)
     assert "peer challenge team visited" not in answer.text and "members visited Derby and Milton Keynes" \
         in answer.text, answer.text
+    # "They" after a sentence on the peers is the peers.
+    question = "Which councils did Derbyshire officers visit to learn from?"
+    n, _ = found_sentence(retriever, question, "Hampshire and Lancashire")
+    answer = Assistant(settings, retriever, model=Draft(
+        f"The peer team found that the council is learning from other councils [{n}]. They also visited Hampshire "
+        f"and Lancashire County Councils for the assistive technology work stream [{n}].")).ask(question)
+    assert "They also visited" not in answer.text and "officers have visited Hampshire" in answer.text, answer.text
+    # Noting is the peers' own, "also" or not.
+    from assistant.answer import peers_made_actors
+    chunk = next(c for c in retriever.index.chunks if "external face of the council" in c.text)
+    quote = "Despite this, more attention needs to be paid to the external face of the council."
+    assert not peers_made_actors("The peers also noted that more attention needs to be paid to the external face "
+                                 "of the council.", quote, chunk)
     # In the council's news story "we" is the council, not the peers.
     question = "Will Derbyshire look at trading services with other councils?"
     n, _ = found_sentence(retriever, question, "We will be looking")
