@@ -130,8 +130,10 @@ YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
 # "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
+# How an answer names the peers as its sentence's subject.
+THE_PEERS = r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)"
 PEERS_SAID = re.compile(
-    r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?"
+    THE_PEERS + r"\s+(?:also\s+)?"
     r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
     r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
     r"suggested|felt|thought|heard|concluded|recommended|recommend|recommends)\s+(?:that\s+)?)", re.I)
@@ -139,23 +141,25 @@ PEERS_SAID = re.compile(
 POST = re.compile(r"\b(?:manager|director|leader|chief executive|chair(?:man|woman|person)?|cabinet member|"
                   r"portfolio holder|mayor|monitoring officer|section 151 officer)s?\b", re.I)
 LIST_ITEM = re.compile(r"^\s*[-•*–]\s+")
-PEERS_SUBJECT = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\b", re.I)
+PEERS_SUBJECT = re.compile(THE_PEERS + r"\b", re.I)
+# Verbs of saying and finding, which are the peers' own.
+TELLING = ("said say says found find finds noted note notes observed mentioned reported praised highlighted stated "
+           "suggested felt feel thought think heard hear concluded recommended recommend recommends advised urged "
+           "warned argued identified recognised recognized acknowledged commented believed considered described "
+           "emphasised emphasized stressed pointed raised flagged commended welcomed questioned cautioned called "
+           "asked encouraged expressed made were was are is saw see also").split()
 # A sentence with the peers doing something: "The peer challenge team visited…", "Peers will be looking at…".
-PEERS_ACT = re.compile(
-    r"^(?:the\s+)?(?:lga\s+)?(?:peers|peer\s+team|peer\s+challenge\s+team|reviewers)\s+(?:also\s+)?(?!(?:said|say|says|"
-    r"found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|suggested|felt|feel|"
-    r"thought|think|heard|hear|concluded|recommended|recommend|recommends|advised|urged|warned|argued|identified|"
-    r"recogni[sz]ed|acknowledged|commented|believed|considered|described|emphasi[sz]ed|stressed|pointed|raised|"
-    r"flagged|commended|welcomed|questioned|cautioned|called|asked|encouraged|expressed|made|were|was|are|is|saw|"
-    r"see|also)\b)[a-z]", re.I)
+# (Only "peers", not "peer": "The LGA Peer Review report found…" is about the report.)
+PEERS_ACT = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers|peer\s+team|peer\s+challenge\s+team|reviewers)\s+"
+                       rf"(?:also\s+)?(?!(?:{'|'.join(TELLING)})\b)[a-z]", re.I)
 # How a passage tells of the peers: a report speaks of "we" and "us"; in a council's news story "we" is
 # the council.
 PEERS_IN_REPORT = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?|we|us|our)\b", re.I)
 PEERS_ELSEWHERE = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?)\b", re.I)
 # "Peers recommended that HS2 will have a considerable impact…": advice the passage does not give when the
 # sentence it restates advises nothing (verify.ADVISING). The model takes the verb from the question.
-ADVICE_LEAD = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)\s+"
-                         r"(?:also\s+)?(?:recommended|recommend|recommends|advised|urged)\s+that\s+", re.I)
+ADVICE_LEAD = re.compile(THE_PEERS + r"\s+(?:also\s+)?(?:recommended|recommend|recommends|advised|urged)\s+that\s+",
+                         re.I)
 
 
 @dataclass
@@ -365,7 +369,7 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
 
 def peers_made_actors(sentence: str, quote: str, cited: Chunk) -> bool:
     """Whether the sentence has the peers do what its passage sentence says others did: "The peer challenge
-    team visited…" from "…work stream members have visited Derby and Milton Keynes councils", or "Peers
+    team visited…" from "…work stream members visited Derby and Milton Keynes councils", or "Peers
     will be looking at…" from the Leader's "We will be looking at…". Saying and finding are the peers'
     own ("Peers found that…")."""
     if not PEERS_ACT.match(sentence):
@@ -379,8 +383,10 @@ def peers_made_actors(sentence: str, quote: str, cited: Chunk) -> bool:
 
 
 def as_sentence(quote: str) -> str:
-    """A passage's sentence or list item shown as a sentence of the answer: "- for the learning
-    disabilities work stream members visited…" as "For the learning disabilities … visited… ."."""
+    """A passage's sentence or list item shown as a sentence of the answer, without its bullet or an
+    unmatched quotation mark, capitalised and ending in a stop: "- for the learning disabilities work
+    stream members visited Derby…" becomes "For the learning disabilities work stream members visited
+    Derby…."."""
     text = " ".join(LIST_ITEM.sub("", quote).split()).strip("“”\"")
     text = text[:1].upper() + text[1:]
     return text if text[-1:] in (".", "!", "?") else text.rstrip(";,:") + "."

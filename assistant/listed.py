@@ -50,9 +50,9 @@ def recommendation_answer(retriever: Retriever, scope: Scope, filters: Filters |
         return None
     if not councils and len({r["council"] for r in records}) > 1 and scope.ambiguous:
         return None
+    if unrecommended(retriever, scope, filters):
+        return None  # the report's other passages are searched instead
     themed, about, note = recommendations_on(retriever, scope, records)
-    if not themed:
-        return None
     lines, citations, passages = [], [], []
     current = None
     for r in themed:
@@ -106,7 +106,7 @@ def subject_words(retriever: Retriever, scope: Scope, records: list[dict]
 
 def recommendations_on(retriever: Retriever, scope: Scope, records: list[dict]) -> tuple[list[dict], str, str]:
     """The records the question asks for, what they are about, and a note when some of its words are in
-    none; no records when none of its subject words is in any (`unrecommended`).
+    none (when all are in none, `unrecommended`, the question is not answered from the records).
 
     The question's subject words ("commercialism", "the Enterprising Council") pick the records
     that use them, those with half the best weight of them or more. When the question names a theme
@@ -114,8 +114,6 @@ def recommendations_on(retriever: Retriever, scope: Scope, records: list[dict]) 
     and figures ("2015/16"), pick records; if the question names none, the theme's records are listed,
     else all of them."""
     weights, words, unused = subject_words(retriever, scope, records)
-    if words and unused == words:
-        return [], "", ""
     scores = [sum(w for t, w in weights.items() if t in set(tokenize(r["text"]))) for r in records]
     note = f"No recommendation mentions {join_words(unused)}; " if unused else ""
     if weights and max(scores) > 0:

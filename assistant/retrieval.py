@@ -71,11 +71,15 @@ TEMPLATE_OVERLAP = 0.8
 RARE_IN_PASSAGES = 3
 
 
+def uncontracted(m: re.Match) -> str:
+    """"can not" for "can't", "will not" for "won't", "does not" for "doesn't" or "doesnt"."""
+    return f"{'can' if m[1] else 'will' if m[2] else m[3] or m[4]} not"
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
     text = INFORMATION_TECHNOLOGY.sub("ict", text)
-    text = CONTRACTION.sub(lambda m: f"{m[1] and 'can' or m[2] and 'will' or m[3] or m[4]} not",
-                           COMPOUND.sub("onsite", text.lower().replace("’", "'")))
+    text = CONTRACTION.sub(uncontracted, COMPOUND.sub("onsite", text.lower().replace("’", "'")))
     words = [w for w in TOKEN.findall(text) if w not in STOPWORDS]
     # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as
     # "capabl"): one stem for the two.

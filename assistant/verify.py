@@ -339,8 +339,8 @@ def nearest_to_the_question(name: str, piece: str, question: str, weights: dict[
     """Whether, of the people the piece names, `name` is given at least as much of the question's words
     (weighted) as any other. A word belongs to the last person named before it, as in "Name, post", or to
     the next if only capitalised words come between ("Post, Name"); words before the first person belong to
-    the first: "Councillor Baggy Shanker, Cabinet Member for Finance &
-    Governance and Paul Robinson the Chief Executive" gives the finance portfolio to Baggy Shanker."""
+    the first. "Councillor Baggy Shanker, Cabinet Member for Finance & Governance and Paul Robinson the
+    Chief Executive" gives the finance portfolio to Baggy Shanker."""
     people = sorted((m.start(), m.end()) for run in names_in(piece, question) if is_person(run)
                     for m in re.finditer(re.escape(run), piece))
     if len(people) < 2:
