@@ -45,9 +45,11 @@ CLAUSE = re.compile(r"[,;:()–—]|\b(?:but|however|although|though|whilst|whil
 # Words that keep a recommendation a recommendation when an answer restates it.
 ADVISING = re.compile(r"\b(recommend\w*|should|needs?|needed|must|suggest\w*|advis\w*|urg\w*|encourag\w*|"
                       r"could|ought|asked|calls?|called)\b", re.I)
-# Words that make a statement less than a finding: a view, a perception, a possibility ("May 2017" is a date).
+# Words that make a statement less than a finding: a view, a perception, a possibility, a plan ("May 2017"
+# is a date).
 HEDGE = re.compile(r"\b(?:suggest\w*|perceiv\w*|perceptions?|appears?|appeared|seems?|seemed|may(?!\s+\d)|might|"
-                   r"concerns? that|concerned that|apparently|reportedly|possibly|likely|unclear)\b", re.I)
+                   r"concerns? that|concerned that|apparently|reportedly|possibly|likely|unclear|"
+                   r"will|plans? to|planned|aims? to|intends? to|proposed|proposals?)\b", re.I)
 CLAUSE_END = re.compile(r"[,;:]|\s(?:and|but|although|though|while|whereas)\s")
 # The verb a recommendation starts with, after a bullet and an adverb: "- Consistently engage with …".
 OPENING_VERB = re.compile(r"^\W*(?:[a-z]+ly\s+)?([a-z]+)\b", re.I)

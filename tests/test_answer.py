@@ -605,6 +605,16 @@ def test_a_hedge_the_model_drops_is_shown_in_the_passage_s_own_words(settings, r
     assert answer.text.startswith(claim), answer.text
 
 
+def test_a_plan_is_not_shown_as_under_way():
+    from assistant.verify import drops_hedge
+
+    quote = ("An enterprising council strategy, setting out the key steps and actions, will be developed, which "
+             "will be considered by the council’s Cabinet in the future.")
+    assert drops_hedge("The enterprising council approach is being developed and considered by the council’s "
+                       "Cabinet.", quote)
+    assert not drops_hedge("An enterprising council strategy will be developed.", quote)
+
+
 def test_the_peers_are_not_made_to_do_what_others_did(settings, retriever):
     question = "Which councils did Derbyshire visit for its learning disabilities work?"
     n, _ = found_sentence(retriever, question, "Milton Keynes")
