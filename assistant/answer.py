@@ -129,16 +129,16 @@ FIRST_THEY = re.compile(r"^They\s+(?=(?:also\s+)?(?:noted|found|heard|said|felt|
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
-# "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
 # How an answer names the peers as its sentence's subject.
 THE_PEERS = r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)"
+# "Peers said that…": true only of a passage from a peer challenge report, not of a council's own news story.
 PEERS_SAID = re.compile(
     THE_PEERS + r"\s+(?:also\s+)?"
     r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
     r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
     r"suggested|felt|thought|heard|concluded|recommended|recommend|recommends)\s+(?:that\s+)?)", re.I)
-# A post whose holder a question may be about.
-POST = re.compile(r"\b(?:manager|director|leader|chief executive|chair(?:man|woman|person)?|cabinet member|"
+# A post whose holder a question may be about (verify.POST is a post written in lower case in a passage).
+POST_ASKED = re.compile(r"\b(?:manager|director|leader|chief executive|chair(?:man|woman|person)?|cabinet member|"
                   r"portfolio holder|mayor|monitoring officer|section 151 officer)s?\b", re.I)
 LIST_ITEM = re.compile(r"^\s*[-•*–]\s+")
 PEERS_SUBJECT = re.compile(THE_PEERS + r"\b", re.I)
@@ -154,8 +154,9 @@ PEERS_ACT = re.compile(r"^(?:the\s+)?(?:lga\s+)?(?:peers|peer\s+team|peer\s+chal
                        rf"(?:also\s+)?(?!(?:{'|'.join(TELLING)})\b)[a-z]", re.I)
 # How a passage tells of the peers: a report speaks of "we" and "us"; in a council's news story "we" is
 # the council.
-PEERS_IN_REPORT = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?|we|us|our)\b", re.I)
-PEERS_ELSEWHERE = re.compile(r"\b(?:peers?|peer team|peer challenge team|reviewers?)\b", re.I)
+PEER_WORDS = r"peers?|peer team|peer challenge team|reviewers?"
+PEERS_IN_REPORT = re.compile(rf"\b(?:{PEER_WORDS}|we|us|our)\b", re.I)
+PEERS_ELSEWHERE = re.compile(rf"\b(?:{PEER_WORDS})\b", re.I)
 # "Peers recommended that HS2 will have a considerable impact…": advice the passage does not give when the
 # sentence it restates advises nothing (verify.ADVISING). The model takes the verb from the question.
 ADVICE_LEAD = re.compile(THE_PEERS + r"\s+(?:also\s+)?(?:recommended|recommend|recommends|advised|urged)\s+that\s+",
@@ -353,10 +354,11 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
             note = f"re-cited: the model cited {', '.join(f'[{n}]' for n in claimed)}" if claimed else "citation added"
         cited = by_n[good[0]].chunk
         quote = best_quote(claim, cited.text)
-        if "recommendation" in cited.section.lower() and states_advice_as_fact(plain, quote):
+        advised = "recommendation" in cited.section.lower()
+        if advised and states_advice_as_fact(plain, quote):
             removed.append(plain)  # "the council consistently engages…" from "Consistently engage…"
             continue
-        if "recommendation" not in cited.section.lower() and not ADVISING.search(quote):
+        if not advised and not ADVISING.search(quote):
             plain = ADVICE_LEAD.sub("The peers found that ", plain, count=1)
         if drops_hedge(plain, quote) or peers_made_actors(subject, quote, cited):
             # The passage's own sentence, with its "suggest", or with the council's officers who made the visit.
@@ -540,7 +542,9 @@ class Assistant:
         k = k or self.settings.top_k
         has_explicit_council = bool(filters and filters.councils)
 
-        if scope.team or scope.recommendations:
+        # A subject no key recommendation mentions ("digital") is answered from the reports' other passages.
+        subject = unrecommended(self.retriever, scope, filters) if scope.recommendations else []
+        if (scope.team or scope.recommendations) and not subject:
             listed = recommendation_answer(self.retriever, scope, filters) if scope.recommendations else \
                 team_answer(self.retriever, self.peers, scope, filters)
             if listed is not None:
@@ -555,7 +559,7 @@ class Assistant:
 
         passages = self.retriever.search_scope(scope, k, filters)
         widened = ""
-        if scope.recommendations and (subject := unrecommended(self.retriever, scope, filters)):
+        if subject:
             widened = (f"No key recommendation mentions {join_words(subject)}, so the reports' other passages "
                        "were searched. ")
         if not passages and (scope.kinds or scope.years):
@@ -801,7 +805,7 @@ class Assistant:
                     "model's answer is not shown.")
         # "Did Derby and Derbyshire have the same peer challenge manager?" asks for no name, but a name given
         # for a post must be the one the passage gives that post.
-        asks_name = scope.expects == "name" or POST.search(scope.query)
+        asks_name = scope.expects == "name" or POST_ASKED.search(scope.query)
         weights = self.retriever.question_terms(scope) if asks_name else {}
         if weights and not all(self.right_person(scope, weights, s, by_n) for s in sentences):
             return "The passage names someone else for what the question asks, so the model's answer is not shown."

@@ -42,7 +42,8 @@ BROAD = re.compile(r"^\W*(?:what|how)\s+(?:did|do|does|have|has)\b[^?]*?\b(?:say
 NOT_A_POST = re.compile(r"\bpeople\b(?!['’]s|\s+(?:director|directorate|services?)\b)", re.I)
 
 def recommendation_answer(retriever: Retriever, scope: Scope, filters: Filters | None) -> Answer | None:
-    """Recommendations listed from the records extracted at index time (complete, in report order)."""
+    """Recommendations listed from the records extracted at index time (complete, in report order). The
+    caller sends a subject no record mentions (`unrecommended`) to the report's other passages instead."""
     # Only the reports' own lists are records; "the recommendations in Derby's press release" are searched.
     councils = merge_filters(scope, filters).councils
     records = records_in_scope(retriever, scope, filters)
@@ -50,8 +51,6 @@ def recommendation_answer(retriever: Retriever, scope: Scope, filters: Filters |
         return None
     if not councils and len({r["council"] for r in records}) > 1 and scope.ambiguous:
         return None
-    if unrecommended(retriever, scope, filters):
-        return None  # the report's other passages are searched instead
     themed, about, note = recommendations_on(retriever, scope, records)
     lines, citations, passages = [], [], []
     current = None
@@ -106,7 +105,7 @@ def subject_words(retriever: Retriever, scope: Scope, records: list[dict]
 
 def recommendations_on(retriever: Retriever, scope: Scope, records: list[dict]) -> tuple[list[dict], str, str]:
     """The records the question asks for, what they are about, and a note when some of its words are in
-    none (when all are in none, `unrecommended`, the question is not answered from the records).
+    none. (When all are in none, `unrecommended`, the question is answered from the report's other passages.)
 
     The question's subject words ("commercialism", "the Enterprising Council") pick the records
     that use them, those with half the best weight of them or more. When the question names a theme

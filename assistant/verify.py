@@ -225,7 +225,7 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
 
 # A question asking for a share, and an answer giving one ("93%", "over a fifth", "one in four").
 PERCENT_ASKED = re.compile(r"\bpercentage\b|\bper\s?cent\b|%|^\W*what\s+(?:share|proportion)\b", re.I)
-PERCENT_GIVEN = re.compile(r"%|\bper\s?cent\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b"
+PERCENT_GIVEN = re.compile(rf"%|\bper\s?cent\b|{FRACTION.pattern}|\bhalves\b"
                            r"|\b(?:one|\d+)\s+in\s+(?:every\s+)?(?:two|three|four|five|ten|\d+)\b"
                            r"|\b(?:majority|minority)\b", re.I)
 def uncounted(text: str, question: str) -> str:
