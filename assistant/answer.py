@@ -20,6 +20,7 @@ from assistant.team import extract as peer_team
 from assistant.verify import (
     ADVISING,
     LINK,
+    NUMBER_LIKE,
     YEAR_LIKE,
     best_quote,
     cited_numbers,
@@ -127,7 +128,10 @@ FIRST_THEY = re.compile(r"^They\s+(?=(?:also\s+)?(?:noted|found|heard|said|felt|
                         r"concluded|recommended|identified|reported|described|mentioned|commented|stated|suggested|"
                         r"thought|considered)\b)")
 YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
+WH_QUESTION = re.compile(r"^\W*(?:what|which|who|whom|whose|how|when|where|why)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
+# A word as written, capitals kept: "Lewis" names someone, "members" does not.
+WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
 # How an answer names the peers as its sentence's subject.
 THE_PEERS = r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)"
@@ -397,9 +401,18 @@ def as_sentence(quote: str) -> str:
 def affirms_the_question(sentence: str, question: str, councils: list[Council]) -> bool:
     """Whether the sentence says yes to the question in its words alone (no word beyond the question's,
     its councils and "yes"): a passage sharing those words ("good", "council") is no evidence for "Yes,
-    Derby is a good council" or "Derbyshire has a digital strategy"."""
-    words = set(tokenize(strip_councils(sentence, councils)))
-    return not words & NEGATIONS and words - set(tokenize(question)) <= {"yes"}
+    Derby is a good council" or "Derbyshire has a digital strategy". A "what…?" question is not answered
+    by its own words and one more that is neither a name nor a figure either: "Cabinet members agreed on
+    next steps" for "What next steps did Derbyshire's Cabinet agree…?"."""
+    stripped = strip_councils(sentence, councils)
+    words = set(tokenize(stripped))
+    extra = words - set(tokenize(question)) - {"yes"}
+    if words & NEGATIONS or len(extra) > (1 if WH_QUESTION.match(question) else 0):
+        return False
+    asked = {w.lower() for w in WORD.findall(question)}
+    surface = WORD.findall(stripped)
+    named = any(w[0].isupper() and w.lower() not in asked for w in surface[1:])
+    return not (named or any(NUMBER_LIKE.fullmatch(w.lower()) for w in surface))
 
 
 def repeats(claim: str, earlier: str) -> bool:

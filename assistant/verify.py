@@ -218,9 +218,18 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     if expects == "name":
         # "Who is the interim Director of Finance?" asks for a person, and another post is no answer.
         person = bool(ASKS_FOR_PERSON.search(question))
+        if CHAIR_ASKED.search(question) and not names_someone(BODY.sub(" ", text), question):
+            return "person or post"  # a chair is someone, not "the Culture, Heritage and Tourism Board"
         if not names_someone(text, question, person):
             return "person's name" if person else "name"
     return ""
+
+
+# "Who chairs the Value for Money Board?": a person or a post chairs a meeting, never another body.
+CHAIR_ASKED = re.compile(r"^\W*who\s+(?:chairs|chaired|will\s+chair|is\s+chairing)\b", re.I)
+# A body named in capitals, with any names listed before it: "the Culture, Heritage and Tourism Board".
+BODY = re.compile(r"(?:[A-Z][\w'’&-]*,?\s+(?:and\s+|&\s+)?)*(?:Boards?|Committees?|Groups?|Partnerships?|"
+                  r"Councils?|Teams?|Panels?|Forums?|Authority|Authorities|Trusts?|Services?)\b")
 
 
 # A question asking for a share, and an answer giving one ("93%", "over a fifth", "one in four").

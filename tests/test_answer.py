@@ -325,6 +325,26 @@ def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever)
     n, _ = found_sentence(retriever, question, "£135m since 2010")
     answer = Assistant(settings, retriever, model=Draft(f"Derby has lost £135m since 2010 [{n}].")).ask(question)
     assert not answer.refused, answer.text
+    # Asked what, the question's words and one more word that names nothing say nothing either.
+    question = "What next steps did Derbyshire's Cabinet agree when it considered the peer challenge report?"
+    n, _ = found_sentence(retriever, question, "decided on next steps")
+    answer = Assistant(settings, retriever, model=Draft(f"Cabinet members agreed on next steps [{n}].")).ask(question)
+    assert answer.refused and answer.removed, answer.text
+
+
+def test_a_what_question_s_words_and_one_more_are_an_answer_only_if_it_names_something():
+    from assistant.answer import affirms_the_question
+
+    question = "What next steps did the Cabinet agree?"
+    assert affirms_the_question("Cabinet members agreed on next steps.", question, [])
+    assert not affirms_the_question("The Leader agreed next steps.", question, [])
+    assert not affirms_the_question("Cabinet agreed three next steps.", question, [])
+    assert not affirms_the_question("Cabinet did not agree next steps.", question, [])
+    # Asked yes or no, one word more is an answer: "reviewed" where the question says "looked at".
+    assert not affirms_the_question("Yes, every council service will be reviewed.",
+                                    "Will every council service be looked at?", [])
+    assert not affirms_the_question("Yes, the recommendations have been completed.",
+                                    "According to the press release, have the recommendations been acted on?", [])
 
 
 def test_the_council_a_claim_names_is_checked_by_council_not_counted_as_missing_words(settings, retriever):
@@ -676,7 +696,7 @@ def test_an_answer_must_give_what_the_question_asks_for(settings, retriever):
     n, sentence = found_sentence(retriever, question, "Audit Committee")
     about = sentence.split("Audit Committee", 1)[1].split(" - ")[0].strip(" ,")
     answer = Assistant(settings, retriever, model=Draft(f"The Audit Committee {about} [{n}].")).ask(question)
-    assert answer.refused and "gives no name" in answer.text, answer.raw
+    assert answer.refused and "gives no person or post" in answer.text, answer.raw
 
     question = "What is Derby City Council's net revenue budget for 2019/20?"
     n, sentence = found_sentence(retriever, question, "net revenue budget")
@@ -907,6 +927,20 @@ def test_asked_who_holds_a_post_the_answer_must_name_a_person():
     # Asked who did something, a post is an answer.
     assert lacks_expected("It was issued by the current external auditor.", "name",
                           "Who issued the Section 24 recommendation?") == ""
+
+
+def test_asked_who_chairs_a_body_another_body_is_no_answer():
+    from assistant.verify import lacks_expected
+
+    question = "Who chairs Derbyshire's new Value for Money Board?"
+    assert lacks_expected("The Value for Money Board is chaired by the Culture, Heritage and Tourism Board.", "name",
+                          question) == "person or post"
+    for named in ("It is chaired by the Leader of the Council.", "Cllr Lewis chairs the Value for Money Board.",
+                  "It is chaired by the Strategic Director for Commissioning, Communities and Policy."):
+        assert lacks_expected(named, "name", question) == "", named
+    # Asked who runs something, a body is an answer.
+    assert lacks_expected("They are run by the Leisure Trust Partnership.", "name",
+                          "Who runs Derby's leisure centres?") == ""
 
 
 def test_a_year_is_not_the_figure_a_how_much_question_asks_for():
