@@ -58,8 +58,10 @@ KINDS_OF_BODY = frozenset(stemmer().stemWords(
     "plan plans strategy strategies committee committees board boards panel group team programme program "
     "partnership partnerships service services department directorate policy framework officer report review "
     "scheme fund project unit forum system".split()))
-# Where one sentence ends and the next begins, in report text and in answers.
-SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+")
+# Where one sentence ends and the next begins, in report text and in answers. A list item is a statement
+# of its own, though the reports seldom end one with a stop: "…sickness absence data\n- The approach to
+# health and safety…" is two.
+SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+|\s*\n(?=\s*[-•*–]\s)")
 # Words this long or longer are read for misspellings (Retriever.respell); from LONG_WORD letters, two slips.
 SPELLED_LENGTH = 6
 LONG_WORD = 9
@@ -82,8 +84,9 @@ def tokenize(text: str) -> list[str]:
     text = CONTRACTION.sub(uncontracted, COMPOUND.sub("onsite", text.lower().replace("’", "'")))
     words = [w for w in TOKEN.findall(text) if w not in STOPWORDS]
     # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as
-    # "capabl"): one stem for the two.
-    return [w[:-3] + "bl" if w.endswith("bil") else w for w in stemmer().stemWords(words)]
+    # "capabl"): one stem for the two. "Cllr" is how "Councillor" is shortened, in reports and answers alike.
+    return ["councillor" if w in ("cllr", "cllrs") else w[:-3] + "bl" if w.endswith("bil") else w
+            for w in stemmer().stemWords(words)]
 
 
 def word_runs(text: str) -> set[tuple[str, ...]]:
@@ -226,7 +229,8 @@ class Retriever:
         ("grievences" as "grievances"). A word looks misspelt when the reports never use it, the embedding
         model does not know it whole (so not "flooding" for "flooring"), and it has SPELLED_LENGTH letters
         or more ("trams" is not "teams"). The report word starts with the same letter and is the only one
-        that near: one edit away, two for words of LONG_WORD letters."""
+        that near: one edit away (a letter added, dropped, changed, or two swapped: "saftey"), two for
+        words of LONG_WORD letters."""
         from rapidfuzz import distance, process
 
         def respelt(match: re.Match) -> str:
@@ -235,7 +239,8 @@ class Retriever:
             known = self.vocabulary.get(lower[0], frozenset())
             if word.isupper() or lower in known or lower in self.embedder.whole_words:
                 return word
-            found = process.extract(lower, known, scorer=distance.Levenshtein.distance, limit=2,
+            # Optimal string alignment: two letters swapped ("saftey") is one slip, not two.
+            found = process.extract(lower, known, scorer=distance.OSA.distance, limit=2,
                                     score_cutoff=2 if len(lower) >= LONG_WORD else 1)
             if (not found or (len(found) == 2 and found[1][1] == found[0][1])
                     or tokenize(found[0][0]) == tokenize(lower)):

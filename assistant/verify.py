@@ -201,11 +201,21 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     """What the answer text fails to give that the question asks for ("figure", "date or time", "name",
     "person's name"), or "" if it gives it."""
     # Numbers the question already holds ("HS2", "since 2010") are not what it asks for.
-    new_numbers = set(re.findall(r"\w*\d[\w/]*", text.lower())) - set(re.findall(r"\w*\d[\w/]*", question.lower()))
-    # A year says when, not how much: "How much did the work cost?" is not answered by "launched in 2018".
-    figures = new_numbers if HOW_LONG.search(question) else {n for n in new_numbers if not YEAR_LIKE.fullmatch(n)}
+    asked = set(re.findall(r"\w*\d[\w/]*", question.lower()))
+    new_numbers = set(re.findall(r"\w*\d[\w/]*", text.lower())) - asked
+    # A year says when, not how much: "How much did the work cost?" is not answered by "launched in 2018";
+    # nor is a span of time ("overspent … in the last 2 years") unless the question asks how long.
+    measured = text if TIME_ASKED.search(question) else DURATION.sub(" ", text)
+    figures = set(re.findall(r"\w*\d[\w/]*", measured.lower())) - asked
+    figures = figures if HOW_LONG.search(question) else {n for n in figures if not YEAR_LIKE.fullmatch(n)}
+    counted = HOW_MANY.search(question)
     if expects == "number" and not (figures or NUMBER_WORDS.search(text)):
-        return "figure"
+        return f"count of {counted.group(1)}" if counted else "figure"
+    if expects == "number" and counted and not re.search(r"£|\bpounds\b", question):
+        # "How many people responded…?" is not answered by "budget reductions of £263m".
+        counts = set(re.findall(r"\w*\d[\w/]*", MONEY.sub(" ", measured).lower())) - asked
+        if not ({n for n in counts if not YEAR_LIKE.fullmatch(n)} or NUMBER_WORDS.search(MONEY.sub(" ", text))):
+            return f"count of {counted.group(1)}"
     if expects == "number" and PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(text):
         return "percentage"  # "ranked 16 out of 27" is no collection rate
     if expects == "number" and (counted := uncounted(text, question)):
@@ -259,6 +269,11 @@ NUMBER_LIKE = re.compile(r"\d[\w,./]*|one|two|three|four|five|six|seven|eight|ni
 YEAR_LIKE = re.compile(r"(19|20)\d\d(/\d\d(\d\d)?)?")
 # Questions a year can answer as a figure ("How long has Derby faced cuts?" "Since 2010").
 HOW_LONG = re.compile(r"\bhow long\b|\bsince when\b", re.I)
+# A span of time ("2 years", "more than 9 weeks"), and questions that ask for one.
+DURATION = re.compile(r"\b\d[\d,.]*\s+(?:years?|months?|weeks?|days?|hours?)\b", re.I)
+TIME_ASKED = re.compile(r"\b(?:long|time|years?|months?|weeks?|days?|hours?|period)\b", re.I)
+# A sum of money: "£263m", "£5.98 million".
+MONEY = re.compile(r"£\s?\d[\d,.]*\s*(?:m|bn|k|million|billion)?\b", re.I)
 # "Who is the Leader…?", "Who was Derbyshire's Strategic Director…?": a post named, its holder asked for.
 ASKS_FOR_PERSON = re.compile(r"^\W*who\s+(?:is|was|are|were)\b(?=.*\b(?:leader|mayor|chair\w*|director|"
                              r"executive|officer|manager|head|cabinet member|portfolio holder|auditor)\b)", re.I)

@@ -878,6 +878,16 @@ def test_a_draft_that_fails_the_checks_is_tried_again_from_the_closest_sentences
     assert answer.citations[0].doc_id == passages[n - 1].chunk.doc_id
 
 
+def test_the_second_try_gives_a_list_item_without_the_items_around_it(settings, retriever):
+    """The report's bullets end without a stop: read as one sentence, the health and safety item came with the
+    line on sickness absence data before it, and the 1.5B model answered from that line."""
+    question = "derby city council health and safety"
+    model = Drafts("There are doubts about the accuracy of sickness absence data [3].", "The reports do not say.")
+    Assistant(settings, retriever, model=model).ask(question)
+    assert len(model.prompts) == 2
+    assert "approach to health and safety" in model.prompts[1] and "sickness absence" not in model.prompts[1]
+
+
 def test_the_second_try_prefers_sentences_giving_what_the_question_asks_for(settings, retriever):
     """Many sentences mention the Leader; the one giving his name ranks fifth in the passages."""
     question = "Who is the Leader of Derby City Council?"
@@ -941,6 +951,20 @@ def test_asked_who_chairs_a_body_another_body_is_no_answer():
     # Asked who runs something, a body is an answer.
     assert lacks_expected("They are run by the Leisure Trust Partnership.", "name",
                           "Who runs Derby's leisure centres?") == ""
+
+
+def test_a_span_of_time_is_no_amount_and_money_is_no_count():
+    from assistant.verify import lacks_expected
+
+    overspend = "How much did Derbyshire overspend on its Young People's budget?"
+    assert lacks_expected("It overspent in the last 2 years, mainly on placements.", "number", overspend) == "figure"
+    assert lacks_expected("It overspent by £2.1m in the last 2 years.", "number", overspend) == ""
+    assert lacks_expected("The peers spent more than 400 hours on site.", "number",
+                          "How much time did the peers spend on site?") == ""
+    responded = "How many people responded to Derbyshire's 2017/18 budget consultation?"
+    assert lacks_expected("Budget reductions of £263m were managed, including £34m in 2017/18.", "number",
+                          responded) == "count of people"
+    assert lacks_expected("Over 3,000 people responded, and £2m of savings were proposed.", "number", responded) == ""
 
 
 def test_a_year_is_not_the_figure_a_how_much_question_asks_for():

@@ -45,6 +45,8 @@ def test_tokenize_keeps_numbers_and_money():
     assert tokenize("managers dont trust income targets, it doesnt matter") == \
         tokenize("managers not trust income targets, it not matter")
     assert tokenize("important events they want") == ["import", "event", "want"]
+    # "Cllr Ranjit Banwait" in an answer is the report's "Councillor Ranjit Banwait".
+    assert tokenize("Cllr Ranjit Banwait and two Cllrs") == tokenize("Councillor Ranjit Banwait and two councillors")
 
 
 def test_a_contraction_adds_no_rare_word_to_the_question(retriever):
@@ -408,6 +410,8 @@ def test_a_misspelt_word_is_read_as_the_report_word_it_is_one_slip_from(retrieve
     assert "grievances" in scope.query and scope.question.endswith("grievences than before?")
     assert "read as" in scope.describe()
     assert retriever.respell("Is Derbysire's finacial position sound?") == "Is Derbyshire's financial position sound?"
+    # Two letters swapped are one slip.
+    assert retriever.respell("derby city council health and saftey") == "derby city council health and safety"
     # Real words the reports do not use, short words, and slips with two readings are left alone.
     for question in ("What about flooding in Derby?", "What about trams?", "What needs to change about the audit committe?",
                      "What positives did peers see?"):
