@@ -141,6 +141,11 @@ PEERS_SAID = re.compile(
     r"(?:(?P<verb>praised|highlighted|noted|mentioned|reported|stated|suggested|observed|concluded|found)\s+(?!that\b)"
     r"|(?:said|say|says|found|find|finds|noted|note|notes|observed|mentioned|reported|praised|highlighted|stated|"
     r"suggested|felt|thought|heard|concluded|recommended|recommend|recommends)\s+(?:that\s+)?)", re.I)
+# Words for what came of something, which a question may ask for and a passage not give.
+OUTCOMES = frozenset(tokenize("decide decided decision conclude concluded conclusion agree agreed approve approved "
+                              "reject rejected show showed shown result outcome"))
+# Whose words a sentence reports: the peers' or the report's own.
+REPORTED_BY = re.compile(THE_PEERS + r"\b|^\W*(?:the\s+)?(?:lga\s+)?(?:peer\s+)?(?:reports?|review|feedback)\b", re.I)
 # A post whose holder a question may be about (verify.POST is a post written in lower case in a passage).
 POST_ASKED = re.compile(r"\b(?:manager|director|leader|chief executive|chair(?:man|woman|person)?|cabinet member|"
                   r"portfolio holder|mayor|monitoring officer|section 151 officer)s?\b", re.I)
@@ -415,6 +420,16 @@ def affirms_the_question(sentence: str, question: str, councils: list[Council]) 
     return not (named or any(NUMBER_LIKE.fullmatch(w.lower()) for w in surface))
 
 
+def claims_an_outcome(sentence: str, question: str, theirs: set[str]) -> bool:
+    """Whether the sentence takes what came of something (a decision, a conclusion, what a report showed)
+    from the question, not from the text around its passages (`theirs`): "The consultants' review of adult
+    social care concluded that…", cited to a passage with no review in it. Who reports it is not the
+    outcome: "Peers concluded that…", "The report concluded that…"."""
+    if REPORTED_BY.match(sentence):
+        return False
+    return bool(set(tokenize(sentence)) & set(tokenize(question)) & (OUTCOMES - theirs))
+
+
 def repeats(claim: str, earlier: str) -> bool:
     """Whether a claim says nothing an earlier sentence of the answer has not: no new figure, and few
     new words."""
@@ -680,7 +695,7 @@ class Assistant:
             theirs = self.context_words(s, passages)
             s.grounded = " ".join(w for w in TOKEN.findall(s.claim.lower().replace("’", "'"))
                                   if set(tokenize(w)) <= theirs)
-            if self.restates(terms, s.text, theirs):
+            if self.restates(terms, s.text, theirs) or claims_an_outcome(s.text, scope.query, theirs):
                 removed.append(s.text)
             elif not all(naming[name] & set(s.citations) for name in names):
                 elsewhere.append(s.text)

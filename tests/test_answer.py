@@ -332,6 +332,22 @@ def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever)
     assert answer.refused and answer.removed, answer.text
 
 
+def test_an_outcome_taken_from_the_question_is_not_shown(settings, retriever):
+    """No report mentions a consultants' review: the passage reports performance on adult social care. The
+    peers' own conclusions are theirs to report."""
+    question = "What did the consultants' review of adult social care at Derbyshire County Council conclude?"
+    n, _ = found_sentence(retriever, question, "wide range of highlights")
+    draft = (f"The consultants' review of adult social care at Derbyshire County Council concluded that there was a "
+             f"wide range of highlights achieved during 2017/18 [{n}].")
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert answer.refused and answer.removed, answer.text
+    question = "What did peers conclude about Derby's capacity to deliver?"
+    n, _ = found_sentence(retriever, question, "insufficient corporate capacity")
+    draft = f"Peers concluded that there is insufficient corporate capacity across the council [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert not answer.refused and "insufficient corporate capacity" in answer.text, answer.text
+
+
 def test_a_what_question_s_words_and_one_more_are_an_answer_only_if_it_names_something():
     from assistant.answer import affirms_the_question
 
