@@ -226,8 +226,10 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     if expects == "date" and not (new_numbers or DATE_WORDS.search(RELATIVE_DATE.sub(" ", text))):
         return "date or time"
     if expects == "name":
-        # "Who is the interim Director of Finance?" asks for a person, and another post is no answer.
+        # "Who is the interim Director of Finance?" asks for a person, and another post is no answer. A
+        # document's title names no one: "the external auditor is the Public Interest Report".
         person = bool(ASKS_FOR_PERSON.search(question))
+        text = DOCUMENT.sub(" ", text)
         if CHAIR_ASKED.search(question) and not names_someone(BODY.sub(" ", text), question):
             return "person or post"  # a chair is someone, not "the Culture, Heritage and Tourism Board"
         if not names_someone(text, question, person):
@@ -235,6 +237,9 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     return ""
 
 
+# A document's title: "the Public Interest Report", "Council Plan 2016-19", "Medium Term Financial Strategy".
+DOCUMENT = re.compile(r"(?:[A-Z][\w'’&-]*\s+)+(?:Reports?|Plans?|Strateg(?:y|ies)|Frameworks?|Programmes?|Polic(?:y|ies)|"
+                      r"Reviews?|Surveys?|Statements?|Notices?|Acts?)\b(?:\s+\d[\d/-]*)?")
 # "Who chairs the Value for Money Board?": a person or a post chairs a meeting, never another body.
 CHAIR_ASKED = re.compile(r"^\W*who\s+(?:chairs|chaired|will\s+chair|is\s+chairing)\b", re.I)
 # A body named in capitals, with any names listed before it: "the Culture, Heritage and Tourism Board".
@@ -300,7 +305,7 @@ def names_someone(text: str, question: str, person: bool = False) -> bool:
         capital = [w[0].isupper() and w.lower() not in STOPWORDS for w in words]  # not "The" opening it
         if person:
             capital = [c and not TITLE.fullmatch(w) for w, c in zip(words, capital)]
-        new = [c and w.lower() not in asked for w, c in zip(words, capital)]
+        new = [c and POSSESSIVE.sub("", w.lower()) not in asked for w, c in zip(words, capital)]  # "Council's" 
         if not person and any(TITLE.fullmatch(w) for w, fresh in zip(words, new) if fresh):
             return True
         if any(capital[i] and capital[i + 1] and (new[i] or new[i + 1]) for i in range(len(words) - 1)):
@@ -312,6 +317,7 @@ def names_someone(text: str, question: str, person: bool = False) -> bool:
     return False
 
 
+POSSESSIVE = re.compile(r"['’]s$")
 # A post the reports write in lower case: "issued by the current external auditor".
 POST = re.compile(r"\b(?:external|internal|previous|current|new|interim)\s+(auditors?|inspectors?|chief executive|"
                   r"leader|monitoring officer|section 151 officer|director)\b", re.I)

@@ -964,6 +964,11 @@ def test_asked_who_chairs_a_body_another_body_is_no_answer():
     for named in ("It is chaired by the Leader of the Council.", "Cllr Lewis chairs the Value for Money Board.",
                   "It is chaired by the Strategic Director for Commissioning, Communities and Policy."):
         assert lacks_expected(named, "name", question) == "", named
+    # Nor is a document anyone.
+    assert lacks_expected("Derby City Council's external auditor is the Public Interest Report.", "name",
+                          "Which accountancy firm is Derby City Council's external auditor?") == "name"
+    assert lacks_expected("The external auditor, Grant Thornton, issued the Public Interest Report.", "name",
+                          "Which accountancy firm is Derby City Council's external auditor?") == ""
     # Asked who runs something, a body is an answer.
     assert lacks_expected("They are run by the Leisure Trust Partnership.", "name",
                           "Who runs Derby's leisure centres?") == ""
