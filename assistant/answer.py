@@ -131,7 +131,7 @@ YES_OR_NO = re.compile(r"^\W*(yes|no|none|not)\b", re.I)
 WH_QUESTION = re.compile(r"^\W*(?:what|which|who|whom|whose|how|when|where|why)\b", re.I)
 YES_NO_QUESTION = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b", re.I)
 # A word as written, capitals kept: "Lewis" names someone, "members" does not.
-WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
+WORD = re.compile(r"[A-Za-z0-9][\w'’-]*(?:[.,/]\d+)*")
 NEGATIONS = frozenset(tokenize("no none not nor never doesn't don't didn't isn't aren't wasn't hasn't haven't"))
 # How an answer names the peers as its sentence's subject.
 THE_PEERS = r"^(?:the\s+)?(?:lga\s+)?(?:peers?|peer\s+team|peer\s+challenge\s+team|reviewers)"
@@ -414,10 +414,10 @@ def affirms_the_question(sentence: str, question: str, councils: list[Council]) 
     extra = words - set(tokenize(question)) - {"yes"}
     if words & NEGATIONS or len(extra) > (1 if WH_QUESTION.match(question) else 0):
         return False
-    asked = {w.lower() for w in WORD.findall(question)}
-    surface = WORD.findall(stripped)
-    named = any(w[0].isupper() and w.lower() not in asked for w in surface[1:])
-    return not (named or any(NUMBER_LIKE.fullmatch(w.lower()) for w in surface))
+    # The one word more, as written: "Lewis", "three" or "2,000" tells something, "members" does not.
+    written = [(i, w) for i, w in enumerate(WORD.findall(stripped)) if set(tokenize(w)) & extra]
+    return not any((i and w[0].isupper()) or NUMBER_LIKE.fullmatch(w.lower()) for i, w in written) and \
+        not any(c.isdigit() for t in extra for c in t)
 
 
 def claims_an_outcome(sentence: str, question: str, theirs: set[str]) -> bool:

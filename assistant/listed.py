@@ -16,6 +16,7 @@ from assistant.team import matching, unlisted
 
 # Words of a question on the peer team that ask for it, not for one post on it ("the People director").
 TEAM_WORDS = frozenset(tokenize(
+    "he she his her him they their them "  # "What was Helen Isaacs' job when she sat on the team?"
     "peer peers team teams member members membership list name names sat sit served serve joined made up "
     "formed person challenge corporate review delivered all everyone everybody include included many "
     "composition make makeup role roles post posts job jobs title position service services department "

@@ -62,6 +62,9 @@ KINDS_OF_BODY = frozenset(stemmer().stemWords(
 # of its own, though the reports seldom end one with a stop: "…sickness absence data\n- The approach to
 # health and safety…" is two.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+|\s*\n(?=\s*[-•*–]\s)")
+# An acronym's words as a report writes them out before it, initial by initial ("{}" takes the initials):
+# "Sustainability and Transformation Plan (STP)".
+SPELLED_OUT = r"\b{}"
 # Words this long or longer are read for misspellings (Retriever.respell); from LONG_WORD letters, two slips.
 SPELLED_LENGTH = 6
 LONG_WORD = 9
@@ -355,7 +358,7 @@ class Retriever:
         """Share of the question's informative words (weighted by rarity) that the texts mention. A word
         naming a theme ("finances") is mentioned by any word of the theme ("budget", "reserves")."""
         weights = self.question_terms(scope)
-        found = {t for text in texts for t in tokenize(text)}
+        found = self.spelled_out({t for text in texts for t in tokenize(text)})
         if not weights:
             return 1.0
         return sum(w for t, w in weights.items() if self.mentioned(t, found)) / sum(weights.values())
@@ -363,9 +366,33 @@ class Retriever:
     def mentioned(self, term: str, found: set[str]) -> bool:
         return term in found or bool(self.theme_words.get(term, set()) & found)
 
+    @cached_property
+    def acronyms(self) -> dict[str, str]:
+        """The acronyms the indexed documents spell out, each (stemmed) with its words as written:
+        "mtfs": "Medium Term Financial Strategy". A report may use either form on its own."""
+        found: dict[str, str] = {}
+        for doc in self.index.documents.values():
+            for short in sorted(set(re.findall(r"\(([A-Z]{2,6})\)", doc.text))):
+                spelled = SPELLED_OUT.replace("{}", r"\s+(?:(?:and|of|for|the|&)\s+)?".join(
+                    rf"{letter}[\w'’-]*" for letter in short))
+                if match := re.search(rf"({spelled})\s*\({short}\)", doc.text):
+                    found.setdefault(tokenize(short)[0], " ".join(match.group(1).split()))
+        return found
+
+    def spelled_out(self, found: set[str]) -> set[str]:
+        """The words with each acronym's words added, and each acronym whose words are all there."""
+        more = set(found)
+        for short, words in self.acronyms.items():
+            stems = set(tokenize(words))
+            if short in found:
+                more |= stems
+            elif stems <= found:
+                more.add(short)
+        return more
+
     def missing_words(self, scope: Scope, texts: list[str]) -> list[str]:
         """The question's informative words, as the user wrote them, that none of the texts mention."""
-        terms, found = self.question_terms(scope), {t for text in texts for t in tokenize(text)}
+        terms, found = self.question_terms(scope), self.spelled_out({t for text in texts for t in tokenize(text)})
         words = TOKEN.findall(scope.query.lower().replace("’", "'"))
         return list(dict.fromkeys(w for w in words if (stem := tokenize(w)) and stem[0] in terms
                                   and not self.mentioned(stem[0], found)))
@@ -379,6 +406,11 @@ class Retriever:
         filters = merge_filters(scope, filters)
         query = topic(scope.query)
         lexical_query = strip_councils(query, [c for c in self.councils if c.name in filters.councils])
+        # "MTFS" also finds the report that writes "Medium Term Financial Strategy", and the other way round.
+        asked = set(tokenize(lexical_query))
+        lexical_query = " ".join([lexical_query, *(words if short in asked else short
+                                                   for short, words in self.acronyms.items()
+                                                   if (short in asked) != (set(tokenize(words)) <= asked))])
         if scope.verdict and not self.question_terms(scope):
             # "What were the key findings?", "Summarise the report": what the executive summary says.
             # In the summary's own order: its opening paragraphs give the overall view, and with no topic to

@@ -405,6 +405,17 @@ def test_a_name_is_found_where_its_words_stand_together(retriever):
     assert not retriever.mentioning("Director of Public Health")
 
 
+def test_an_acronym_a_report_spells_out_stands_for_its_words(retriever):
+    assert retriever.acronyms["mtfs"] == "Medium Term Financial Strategy"
+    assert retriever.acronyms["stp"] == "Sustainability and Transformation Plan"
+    # Derby's report writes the words, Derbyshire's the acronym: either answers the other.
+    scope = retriever.analyse("derby city council MTFS - which years does it cover?")
+    assert retriever.text_coverage(scope, ["The 3 year Medium Term Financial Strategy for 2016/17-2018/19."]) > \
+        retriever.text_coverage(scope, ["The 3 year plan for 2016/17-2018/19."])
+    found = retriever.search_scope(scope, k=3)
+    assert any("Medium Term Financial Strategy for 2016/17" in " ".join(p.chunk.text.split()) for p in found)
+
+
 def test_a_misspelt_word_is_read_as_the_report_word_it_is_one_slip_from(retriever):
     scope = retriever.analyse("Are more Derby City staff raising grievences than before?")
     assert "grievances" in scope.query and scope.question.endswith("grievences than before?")
