@@ -26,6 +26,7 @@ from assistant.verify import (
     cited_numbers,
     cut_off,
     drops_hedge,
+    figure_with_its_name,
     is_refusal,
     lacks_expected,
     missing_periods,
@@ -350,7 +351,8 @@ def verify_answer(raw: str, passages: list[Passage], question: str = "", council
         worded = PEERS_SAID.sub("", worded).strip() or worded
         checks = {p.n: support(worded, p.chunk.text) for p in passages}
         fits = {n for n, check in checks.items()
-                if check.supported and named <= about[n] and names_held(worded, by_n[n].chunk.text, question)}
+                if check.supported and named <= about[n] and names_held(worded, by_n[n].chunk.text, question)
+                and figure_with_its_name(worded, by_n[n].chunk.text)}
         best = max((p.n for p in passages if p.n in fits), key=lambda n: checks[n].score, default=None)
         if best is None:
             removed.append(plain)

@@ -61,6 +61,8 @@ UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|b
 # The gap between two answer sentences; the group is any citation written after the full stop
 # ("… identity. [1] They…"), which belongs to the sentence before it.
 SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[[\d,;\s–-]+\])*)\s+(?=[A-Z\"“‘(*-])")
+# Two or more capitalised words in a row, a name: "Value for Money Board", "Culture, Heritage and Tourism Board".
+NAME_RUN = re.compile(r"(?<!^)(?<![.!?;:]\s)(?<![-•*–]\s)\b[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&)\s+)?[A-Z][\w'’-]*)+")
 # A quote is one sentence or one list item: a bullet or a blank line starts a new piece even after a line
 # without a stop. A colon ends a piece at the end of a line, or before five or more words on its line:
 # "LGA peer challenge manager: Judith Hurcombe" is one item.
@@ -150,6 +152,19 @@ def support(sentence: str, passage_text: str) -> Support:
                   and counts_agree(sentence, [t for ts in tokens for t in ts]))
     negation_ok = negation_agrees(sentence, sentences)
     return Support(score, numbers_ok, numbers_ok and negation_ok and score >= SUPPORT_THRESHOLD, negation_ok)
+
+
+def figure_with_its_name(sentence: str, passage_text: str) -> bool:
+    """Whether a sentence that names something and gives a figure ("The Culture, Heritage and Tourism Board
+    first met in early 2019") has the name and a figure together in one piece of the passage, a sentence or
+    a list item: two items of a list of new boards are two facts. True when the sentence lacks either.
+    A capital opening a sentence or a list item starts no name."""
+    figures = numbers_in(sentence)
+    named = [words for run in NAME_RUN.findall(sentence) if (words := set(tokenize(run)))]
+    if not figures or len(named) != 1:
+        return True  # a sentence of several names (a list copied whole) is left to the word check
+    pieces = [(set(tokenize(piece)), numbers_in(piece)) for piece in QUOTE_PIECE.split(passage_text)]
+    return any(figures & numbers and named[0] <= words for words, numbers in pieces)
 
 
 def counts_agree(sentence: str, passage: list[str]) -> bool:

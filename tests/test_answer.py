@@ -332,6 +332,19 @@ def test_a_sentence_restating_the_question_is_not_an_answer(settings, retriever)
     assert answer.refused and answer.removed, answer.text
 
 
+def test_a_name_and_a_figure_from_two_items_of_a_list_are_not_supported_together(settings, retriever):
+    """The list of new boards gives "first due to meet in early 2019" for the Value for Money Board only."""
+    question = "When did Derbyshire's Culture, Heritage and Tourism Board first meet?"
+    n, _ = found_sentence(retriever, question, "Culture, Heritage and Tourism Board")
+    draft = f"The Culture, Heritage and Tourism Board first met in early 2019 [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert answer.refused and answer.removed, answer.text
+    question = "When is Derbyshire's Value for Money Board first due to meet?"
+    draft = f"The Value for Money Board is first due to meet in early 2019 [{n}]."
+    answer = Assistant(settings, retriever, model=Draft(draft)).ask(question)
+    assert not answer.refused and "early 2019" in answer.text, answer.text
+
+
 def test_an_outcome_taken_from_the_question_is_not_shown(settings, retriever):
     """No report mentions a consultants' review: the passage reports performance on adult social care. The
     peers' own conclusions are theirs to report."""
@@ -1218,12 +1231,13 @@ def test_a_yes_in_the_question_s_own_words_is_no_answer(settings, retriever):
 
 
 def test_a_date_must_be_stated_about_what_the_question_asks(settings, retriever):
-    """Two sentences after the Chief Executive's appointment, the report dates the auditor's report."""
+    """Two sentences after the Chief Executive's appointment, the report dates the auditor's report. (The
+    support check now catches it first: the name and the date are in different sentences.)"""
     question = "When did Derby's Chief Executive start?"
     n, _ = found_sentence(retriever, question, "July 2016")
     answer = Assistant(settings, retriever, model=Draft(
         f"The Chief Executive of Derby City Council started in July 2016 [{n}].")).ask(question)
-    assert answer.refused and "dates the passages support are not stated about" in answer.text, answer.text
+    assert answer.refused, answer.text
     question = "When did the peer team visit Derbyshire?"
     n, _ = found_sentence(retriever, question, "22nd-25th October 2018")
     answer = Assistant(settings, retriever, model=Draft(
