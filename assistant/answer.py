@@ -416,10 +416,11 @@ def affirms_the_question(sentence: str, question: str, councils: list[Council]) 
     extra = words - set(tokenize(question)) - {"yes"}
     if words & NEGATIONS or len(extra) > (1 if WH_QUESTION.match(question) else 0):
         return False
-    # The one word more, as written: "Lewis", "three" or "2,000" tells something, "members" does not.
+    if any(c.isdigit() for t in extra for c in t):
+        return False  # "2,000"
+    # The one word more, as written: "Lewis" or "three" tells something, "members" does not.
     written = [(i, w) for i, w in enumerate(WORD.findall(stripped)) if set(tokenize(w)) & extra]
-    return not any((i and w[0].isupper()) or NUMBER_LIKE.fullmatch(w.lower()) for i, w in written) and \
-        not any(c.isdigit() for t in extra for c in t)
+    return not any((i and w[0].isupper()) or NUMBER_LIKE.fullmatch(w.lower()) for i, w in written)
 
 
 def claims_an_outcome(sentence: str, question: str, theirs: set[str]) -> bool:

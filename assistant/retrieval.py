@@ -62,9 +62,8 @@ KINDS_OF_BODY = frozenset(stemmer().stemWords(
 # of its own, though the reports seldom end one with a stop: "…sickness absence data\n- The approach to
 # health and safety…" is two.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+|\s*\n(?=\s*[-•*–]\s)")
-# An acronym's words as a report writes them out before it, initial by initial ("{}" takes the initials):
-# "Sustainability and Transformation Plan (STP)".
-SPELLED_OUT = r"\b{}"
+# Small words an acronym's initials skip: "Sustainability and Transformation Plan (STP)".
+SKIPPED_BY_INITIALS = r"\s+(?:(?:and|of|for|the|&)\s+)?"
 # Words this long or longer are read for misspellings (Retriever.respell); from LONG_WORD letters, two slips.
 SPELLED_LENGTH = 6
 LONG_WORD = 9
@@ -373,9 +372,8 @@ class Retriever:
         found: dict[str, str] = {}
         for doc in self.index.documents.values():
             for short in sorted(set(re.findall(r"\(([A-Z]{2,6})\)", doc.text))):
-                spelled = SPELLED_OUT.replace("{}", r"\s+(?:(?:and|of|for|the|&)\s+)?".join(
-                    rf"{letter}[\w'’-]*" for letter in short))
-                if match := re.search(rf"({spelled})\s*\({short}\)", doc.text):
+                spelled = SKIPPED_BY_INITIALS.join(rf"{letter}[\w'’-]*" for letter in short)
+                if match := re.search(rf"\b({spelled})\s*\({short}\)", doc.text):
                     found.setdefault(tokenize(short)[0], " ".join(match.group(1).split()))
         return found
 

@@ -62,7 +62,8 @@ UNFINISHED = re.compile(r"(\b(of|the|a|an|and|or|to|for|with|including|through|b
 # ("… identity. [1] They…"), which belongs to the sentence before it.
 SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[[\d,;\s–-]+\])*)\s+(?=[A-Z\"“‘(*-])")
 # Two or more capitalised words in a row, a name: "Value for Money Board", "Culture, Heritage and Tourism Board".
-NAME_RUN = re.compile(r"(?<!^)(?<![.!?;:]\s)(?<![-•*–]\s)\b[A-Z][\w'’-]*(?:,?\s+(?:(?:and|of|for|the|&)\s+)?[A-Z][\w'’-]*)+")
+NAME_RUN = re.compile(r"(?<!^)(?<![.!?;:]\s)(?<![-•*–]\s)\b[A-Z][\w'’-]*"
+                      r"(?:,?\s+(?:(?:and|of|for|the|&)\s+)?[A-Z][\w'’-]*)+")
 # A quote is one sentence or one list item: a bullet or a blank line starts a new piece even after a line
 # without a stop. A colon ends a piece at the end of a line, or before five or more words on its line:
 # "LGA peer challenge manager: Judith Hurcombe" is one item.
@@ -223,14 +224,14 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
     measured = text if TIME_ASKED.search(question) else DURATION.sub(" ", text)
     figures = set(re.findall(r"\w*\d[\w/]*", measured.lower())) - asked
     figures = figures if HOW_LONG.search(question) else {n for n in figures if not YEAR_LIKE.fullmatch(n)}
-    counted = HOW_MANY.search(question)
+    how_many = HOW_MANY.search(question)
     if expects == "number" and not (figures or NUMBER_WORDS.search(text)):
-        return f"count of {counted.group(1)}" if counted else "figure"
-    if expects == "number" and counted and not re.search(r"£|\bpounds\b", question):
+        return f"count of {how_many.group(1)}" if how_many else "figure"
+    if expects == "number" and how_many and not re.search(r"£|\bpounds\b", question):
         # "How many people responded…?" is not answered by "budget reductions of £263m".
         counts = set(re.findall(r"\w*\d[\w/]*", MONEY.sub(" ", measured).lower())) - asked
         if not ({n for n in counts if not YEAR_LIKE.fullmatch(n)} or NUMBER_WORDS.search(MONEY.sub(" ", text))):
-            return f"count of {counted.group(1)}"
+            return f"count of {how_many.group(1)}"
     if expects == "number" and PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(text):
         return "percentage"  # "ranked 16 out of 27" is no collection rate
     if expects == "number" and (counted := uncounted(text, question)):
@@ -253,8 +254,8 @@ def lacks_expected(text: str, expects: str, question: str) -> str:
 
 
 # A document's title: "the Public Interest Report", "Council Plan 2016-19", "Medium Term Financial Strategy".
-DOCUMENT = re.compile(r"(?:[A-Z][\w'’&-]*\s+)+(?:Reports?|Plans?|Strateg(?:y|ies)|Frameworks?|Programmes?|Polic(?:y|ies)|"
-                      r"Reviews?|Surveys?|Statements?|Notices?|Acts?)\b(?:\s+\d[\d/-]*)?")
+DOCUMENT = re.compile(r"(?:[A-Z][\w'’&-]*\s+)+(?:Reports?|Plans?|Strateg(?:y|ies)|Frameworks?|Programmes?|"
+                      r"Polic(?:y|ies)|Reviews?|Surveys?|Statements?|Notices?|Acts?)\b(?:\s+\d[\d/-]*)?")
 # "Who chairs the Value for Money Board?": a person or a post chairs a meeting, never another body.
 CHAIR_ASKED = re.compile(r"^\W*who\s+(?:chairs|chaired|will\s+chair|is\s+chairing)\b", re.I)
 # A body named in capitals, with any names listed before it: "the Culture, Heritage and Tourism Board".
@@ -320,7 +321,7 @@ def names_someone(text: str, question: str, person: bool = False) -> bool:
         capital = [w[0].isupper() and w.lower() not in STOPWORDS for w in words]  # not "The" opening it
         if person:
             capital = [c and not TITLE.fullmatch(w) for w, c in zip(words, capital)]
-        new = [c and POSSESSIVE.sub("", w.lower()) not in asked for w, c in zip(words, capital)]  # "Council's" 
+        new = [c and POSSESSIVE.sub("", w.lower()) not in asked for w, c in zip(words, capital)]  # "Council's"
         if not person and any(TITLE.fullmatch(w) for w, fresh in zip(words, new) if fresh):
             return True
         if any(capital[i] and capital[i + 1] and (new[i] or new[i + 1]) for i in range(len(words) - 1)):
