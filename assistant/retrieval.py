@@ -32,6 +32,8 @@ CONTRACTION = re.compile(r"\b(?:(ca)n'?t|(wo)n'?t|(\w+)n't|(do|does|did|is|was|a
                          r"would|must|need)nt)\b")
 # Words the reports write as one ("onsite") and questions often as two ("on site").
 COMPOUND = re.compile(r"\bon[- ]site\b")
+# A section of an Act, as reports and users shorten it: "S.75 agreements", "s75", "s. 151 officer".
+SECTION = re.compile(r"\bs\.?\s?(\d{2,3})\b")
 MODES = ("hybrid", "dense", "lexical")
 QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "
@@ -84,6 +86,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed words and numbers; '£135m' gives '135m', 'Section 24' gives 'section', '24'."""
     text = INFORMATION_TECHNOLOGY.sub("ict", text)
     text = CONTRACTION.sub(uncontracted, COMPOUND.sub("onsite", text.lower().replace("’", "'")))
+    text = SECTION.sub(r"section \1", text)
     words = [w for w in TOKEN.findall(text) if w not in STOPWORDS]
     # Snowball leaves "stability" as "stabil" but "stable" as "stabl" (and "capability", "capable" both as
     # "capabl"): one stem for the two. "Cllr" is how "Councillor" is shortened, in reports and answers alike.

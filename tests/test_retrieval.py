@@ -45,6 +45,9 @@ def test_tokenize_keeps_numbers_and_money():
     assert tokenize("managers dont trust income targets, it doesnt matter") == \
         tokenize("managers not trust income targets, it not matter")
     assert tokenize("important events they want") == ["import", "event", "want"]
+    # A section of an Act however it is shortened.
+    assert tokenize("S.75 agreements") == tokenize("s75 agreements") == tokenize("section 75 agreements")
+    assert tokenize("the s. 151 officer") == tokenize("Section 151 officer")
     # "Cllr Ranjit Banwait" in an answer is the report's "Councillor Ranjit Banwait".
     assert tokenize("Cllr Ranjit Banwait and two Cllrs") == tokenize("Councillor Ranjit Banwait and two councillors")
 
