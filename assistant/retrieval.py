@@ -33,7 +33,7 @@ CONTRACTION = re.compile(r"\b(?:(ca)n'?t|(wo)n'?t|(\w+)n't|(do|does|did|is|was|a
 # Words the reports write as one ("onsite") and questions often as two ("on site").
 COMPOUND = re.compile(r"\bon[- ]site\b")
 # A section of an Act, as reports and users shorten it: "S.75 agreements", "s75", "s. 151 officer".
-SECTION = re.compile(r"\bs\.?\s?(\d{2,3})\b")
+SECTION = re.compile(r"(?<!')\bs\.?\s?(\d{2,3})\b")  # not the possessive in "council's 50 pledges"
 MODES = ("hybrid", "dense", "lexical")
 QUESTION_WORDS = frozenset(
     "peer peers team say said council councils report reports think thought find found tell list "

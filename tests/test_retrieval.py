@@ -48,6 +48,7 @@ def test_tokenize_keeps_numbers_and_money():
     # A section of an Act however it is shortened.
     assert tokenize("S.75 agreements") == tokenize("s75 agreements") == tokenize("section 75 agreements")
     assert tokenize("the s. 151 officer") == tokenize("Section 151 officer")
+    assert tokenize("the council's 50 pledges") == ["council", "50", "pledg"]
     # "Cllr Ranjit Banwait" in an answer is the report's "Councillor Ranjit Banwait".
     assert tokenize("Cllr Ranjit Banwait and two Cllrs") == tokenize("Councillor Ranjit Banwait and two councillors")
 
