@@ -149,7 +149,7 @@ ASKING = re.compile(
 FINANCIAL_YEAR = re.compile(r"\b20\d\d\s*[/–-]\s*(?:20)?\d\d\b")
 KIND_WORDS = {
     "press release": ("press release", "press statement"),
-    "web page": ("web page", "webpage", "website"),
+    "web page": ("web page", "webpage", "website", "web site", "challenge page", "council page", "council's page"),
     "news story": ("news story", "news item", "news article"),
     "peer challenge report": ("feedback report", "full report"),
 }
@@ -352,7 +352,7 @@ RESPONSE_TO_REPORT = re.compile(
 def find_kinds(text: str) -> list[str]:
     """The document kinds a question names ("Derby's press release"); asking how a council responded to
     the report names its own documents, every kind but the report."""
-    lowered = text.lower()
+    lowered = text.lower().replace("’", "'")
     named = [kind for kind, words in KIND_WORDS.items() if any(w in lowered for w in words)]
     if not named and RESPONSE_TO_REPORT.search(text):
         return [kind for kind in KIND_WORDS if "report" not in kind]

@@ -49,7 +49,7 @@ ADVISING = re.compile(r"\b(recommend\w*|should|needs?|needed|must|suggest\w*|adv
 # is a date).
 HEDGE = re.compile(r"\b(?:suggest\w*|perceiv\w*|perceptions?|appears?|appeared|seems?|seemed|may(?!\s+\d)|might|"
                    r"concerns? that|concerned that|apparently|reportedly|possibly|likely|unclear|"
-                   r"will|plans? to|planned|aims? to|intends? to|proposed|proposals?)\b", re.I)
+                   r"will|plans? to|planned|aims? to|intends? to|proposed|proposals?|asked to)\b", re.I)
 CLAUSE_END = re.compile(r"[,;:]|\s(?:and|but|although|though|while|whereas)\s")
 # The verb a recommendation starts with, after a bullet and an adverb: "- Consistently engage with …".
 OPENING_VERB = re.compile(r"^\W*(?:[a-z]+ly\s+)?([a-z]+)\b", re.I)

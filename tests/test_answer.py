@@ -666,6 +666,11 @@ def test_a_plan_is_not_shown_as_under_way():
     assert drops_hedge("The enterprising council approach is being developed and considered by the council’s "
                        "Cabinet.", quote)
     assert not drops_hedge("An enterprising council strategy will be developed.", quote)
+    # Asked to approve is not approved.
+    quote = ("Cabinet members are being asked to approve a plan for becoming an Enterprising Council at the "
+             "meeting next week.")
+    assert drops_hedge("Cabinet approved the plan for becoming an Enterprising Council at the meeting next week.",
+                       quote)
 
 
 def test_the_peers_are_not_made_to_do_what_others_did(settings, retriever):

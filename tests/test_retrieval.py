@@ -337,6 +337,13 @@ def test_asking_how_a_council_responded_to_its_report_searches_its_own_documents
     assert not retriever.analyse("What did peers say about how Derby responds to complaints?").kinds
 
 
+def test_a_council_s_page_is_its_web_page(retriever):
+    scope = retriever.analyse("According to the county council's corporate peer challenge page, what is the "
+                              "Enterprising Council approach about?")
+    assert scope.kinds == ["web page"]
+    assert {p.chunk.kind for p in retriever.search_scope(scope, k=3)} == {"web page"}
+
+
 def test_stable_and_stability_are_one_word():
     assert tokenize("stable") == tokenize("stability") and tokenize("liable") == tokenize("liability")
 
