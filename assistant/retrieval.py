@@ -380,11 +380,15 @@ class Retriever:
                     found.setdefault(tokenize(short)[0], " ".join(match.group(1).split()))
         return found
 
+    @cached_property
+    def acronym_stems(self) -> dict[str, set[str]]:
+        """Each acronym's words stemmed, once: coverage is measured for every sentence a check weighs."""
+        return {short: set(tokenize(words)) for short, words in self.acronyms.items()}
+
     def spelled_out(self, found: set[str]) -> set[str]:
         """The words with each acronym's words added, and each acronym whose words are all there."""
         more = set(found)
-        for short, words in self.acronyms.items():
-            stems = set(tokenize(words))
+        for short, stems in self.acronym_stems.items():
             if short in found:
                 more |= stems
             elif stems <= found:
@@ -409,9 +413,9 @@ class Retriever:
         lexical_query = strip_councils(query, [c for c in self.councils if c.name in filters.councils])
         # "MTFS" also finds the report that writes "Medium Term Financial Strategy", and the other way round.
         asked = set(tokenize(lexical_query))
-        lexical_query = " ".join([lexical_query, *(words if short in asked else short
-                                                   for short, words in self.acronyms.items()
-                                                   if (short in asked) != (set(tokenize(words)) <= asked))])
+        lexical_query = " ".join([lexical_query, *(self.acronyms[short] if short in asked else short
+                                                   for short, stems in self.acronym_stems.items()
+                                                   if (short in asked) != (stems <= asked))])
         if scope.verdict and not self.question_terms(scope):
             # "What were the key findings?", "Summarise the report": what the executive summary says.
             # In the summary's own order: its opening paragraphs give the overall view, and with no topic to

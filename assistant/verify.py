@@ -213,23 +213,28 @@ def numbers_together(numbers: set[str], sentences: list[str], window: int = NUMB
     return any(numbers <= set().union(*found[i:i + window]) for i in range(len(found)))
 
 
+def digit_words(text: str) -> set[str]:
+    """The words holding a digit, lower-cased: "HS2", "2017/18", "263m" of "£263m"."""
+    return set(re.findall(r"\w*\d[\w/]*", text.lower()))
+
+
 def lacks_expected(text: str, expects: str, question: str) -> str:
     """What the answer text fails to give that the question asks for ("figure", "date or time", "name",
     "person's name"), or "" if it gives it."""
     # Numbers the question already holds ("HS2", "since 2010") are not what it asks for.
-    asked = set(re.findall(r"\w*\d[\w/]*", question.lower()))
-    new_numbers = set(re.findall(r"\w*\d[\w/]*", text.lower())) - asked
+    asked = digit_words(question)
+    new_numbers = digit_words(text) - asked
     # A year says when, not how much: "How much did the work cost?" is not answered by "launched in 2018";
     # nor is a span of time ("overspent … in the last 2 years") unless the question asks how long.
     measured = text if TIME_ASKED.search(question) else DURATION.sub(" ", text)
-    figures = set(re.findall(r"\w*\d[\w/]*", measured.lower())) - asked
+    figures = digit_words(measured) - asked
     figures = figures if HOW_LONG.search(question) else {n for n in figures if not YEAR_LIKE.fullmatch(n)}
     how_many = HOW_MANY.search(question)
     if expects == "number" and not (figures or NUMBER_WORDS.search(text)):
         return f"count of {how_many.group(1)}" if how_many else "figure"
     if expects == "number" and how_many and not re.search(r"£|\bpounds\b", question):
         # "How many people responded…?" is not answered by "budget reductions of £263m".
-        counts = set(re.findall(r"\w*\d[\w/]*", MONEY.sub(" ", measured).lower())) - asked
+        counts = digit_words(MONEY.sub(" ", measured)) - asked
         if not ({n for n in counts if not YEAR_LIKE.fullmatch(n)} or NUMBER_WORDS.search(MONEY.sub(" ", text))):
             return f"count of {how_many.group(1)}"
     if expects == "number" and PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(text):
